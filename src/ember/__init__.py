@@ -1,0 +1,49 @@
+"""ember: PyTorch-style eager deep learning in pure Python on NumPy.
+
+Example:
+    >>> import ember
+    >>> x = ember.randn(3, requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> bool((x.grad == 2 * x).all())
+    True
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import dtypes
+from ._tensor_str import set_printoptions
+from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
+                                 is_inference_mode_enabled, no_grad, set_grad_enabled)
+from .dtypes import (DType, bool, can_cast, double, finfo, float, float16, float32, float64,
+                     get_default_dtype, half, iinfo, int, int8, int16, int32, int64, long,
+                     promote_types, result_type, set_default_dtype, short, uint8)
+from .tensor import Size, Tensor, device, is_tensor
+from .ops import *  # noqa: F401,F403 - the public op functions
+from .ops import __all__ as _ops_all
+from .creation import *  # noqa: F401,F403
+from .creation import __all__ as _creation_all
+from .random import Generator, default_generator, initial_seed, manual_seed, seed
+from . import autograd, random  # noqa: E402
+
+dtype = DType
+FloatTensor = DoubleTensor = LongTensor = None  # legacy constructors are not provided
+
+
+def is_floating_point(input: Tensor) -> bool:
+    """True for tensors of a floating dtype."""
+    return input.is_floating_point()
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements."""
+    return input.numel()
+
+
+__all__ = ["Tensor", "Size", "device", "DType", "dtype", "is_tensor", "set_printoptions",
+           "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
+           "is_inference_mode_enabled", "manual_seed", "seed", "initial_seed", "Generator",
+           "default_generator", "autograd", "random", "dtypes", "is_floating_point", "numel",
+           *_ops_all, *_creation_all]
+del FloatTensor, DoubleTensor, LongTensor

@@ -1,0 +1,49 @@
+"""Argument normalisation shared by the op modules."""
+
+from __future__ import annotations
+
+
+def norm_dims(dim, ndim: int, op: str = "") -> tuple | None:
+    """torch's ``dim`` argument (None, int, or sequence) as a sorted tuple of axes."""
+    if dim is None:
+        return None
+    if isinstance(dim, int) or hasattr(dim, "__index__") and not isinstance(dim, (list, tuple)):
+        dim = (int(dim),)
+    n = max(ndim, 1)
+    out = []
+    for d in dim:
+        if not -n <= d < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                             f"but got {d})" + (f" in {op}" if op else ""))
+        d = d + n if d < 0 else d
+        if d in out:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        out.append(d)
+    if ndim == 0:
+        return ()
+    return tuple(sorted(out))
+
+
+def norm_dim(dim: int, ndim: int, op: str = "") -> int:
+    """One ``dim`` wrapped into ``[0, ndim)``, with torch's IndexError otherwise."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {dim})" + (f" in {op}" if op else ""))
+    return dim + n if dim < 0 else dim
+
+
+def shape_arg(shape) -> tuple:
+    """``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` all mean shape ``(2, 3)``."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    elif len(shape) == 1 and hasattr(shape[0], "shape") and hasattr(shape[0], "tolist"):
+        shape = shape[0].tolist()
+    return tuple(int(s) for s in shape)
+
+
+def kept_shape(shape: tuple, axes) -> tuple:
+    """The shape a reduction over ``axes`` has with ``keepdim=True``."""
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))

@@ -1,0 +1,412 @@
+"""The op table and op dispatch.
+
+An op is one class holding its forward and backward side by side::
+
+    @register
+    class Mul(Op):
+        name = "mul"
+        promote = "same"
+
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, F, g):
+            a, b = ctx.saved_tensors
+            return g * b, g * a
+
+``forward`` receives backend arrays (and Python scalars) and returns an array or a
+tuple of arrays. ``backward`` receives the output gradients and a namespace ``F``;
+it must compute only with operators and ``F.<op name>(...)`` so that one formula
+serves both passes: in first-order backward ``F`` runs the table ops' forwards on
+raw arrays (fast), with ``create_graph=True`` it applies the table ops to Tensors
+(recorded, so differentiable again). Values saved in forward that are neither an
+input nor an output are treated as constants by higher-order gradients, so a
+formula that needs a differentiable intermediate recomputes it from the inputs.
+
+Gradients of broadcast inputs are summed back by the engine, so formulas may
+return gradients in the broadcast shape.
+
+Dispatch: when a mode is pushed on ``_state.modes`` (the JIT's tracer), every op
+call goes to that mode instead of running here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .. import dtypes
+from ..autograd.engine import CONST, INPUT, OUTPUT, Node, OpNode
+from ..autograd.grad_mode import _state
+from ..backend import xp
+from ..tensor import Tensor
+
+__all__ = ["Op", "OPS", "register", "ARRAY_NS", "TENSOR_NS", "apply_inplace", "install_methods"]
+
+OPS: dict[str, type[Op]] = {}
+ndarray = xp.ndarray
+
+
+class Op:
+    """Base class of table ops; see the module docstring for the contract."""
+
+    name: str = ""
+    #: dtype promotion of array inputs: None (as given), "same" (torch's result_type),
+    #: "float" (result_type, then integers and bools become the default float dtype)
+    promote: str | None = None
+    #: outputs share memory with input 0 (views share its version counter)
+    view = False
+    differentiable = True
+    #: indices of outputs that never carry gradients (e.g. argmax indices)
+    nondiff_outputs: tuple = ()
+    backward_name = ""
+
+    def __init_subclass__(cls, **kw) -> None:
+        super().__init_subclass__(**kw)
+        cls.backward_name = cls.__name__ + "Backward0"
+
+    @staticmethod
+    def forward(ctx, *args, **params):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, F, *grads):
+        raise RuntimeError("derivative not implemented")
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        if _state.modes:
+            return _state.modes[-1].dispatch(cls, inputs, params)
+        return eager(cls, inputs, params)
+
+
+def register(cls: type[Op]) -> type[Op]:
+    """Add an op class to the table under ``cls.name``."""
+    if not cls.name:
+        cls.name = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+    if cls.name in OPS:
+        raise ValueError(f"op {cls.name!r} registered twice ({OPS[cls.name]} and {cls})")
+    OPS[cls.name] = cls
+    return cls
+
+
+class _NullCtx:
+    """The ctx of a forward that is not recorded: saving is a no-op."""
+
+    __slots__ = ()
+    recording = False
+    needs_input_grad = ()
+
+    def save_for_backward(self, *values) -> None:
+        pass
+
+    def __setattr__(self, name, value) -> None:
+        pass
+
+
+NULL_CTX = _NullCtx()
+
+_CAT = {xp.dtype(d): c for d, c in ((xp.bool_, 0), (xp.int8, 1), (xp.int16, 1), (xp.int32, 1),
+                                    (xp.int64, 1), (xp.uint8, 1), (xp.float16, 2),
+                                    (xp.float32, 2), (xp.float64, 2))}
+
+
+def _result_np_dtype(kind: str, arrays):
+    """torch's result dtype (a NumPy dtype) for the array and scalar inputs."""
+    dt = None
+    uniform = True
+    scalar_cat = -1
+    for a in arrays:
+        if type(a) is ndarray:
+            if dt is None:
+                dt = a.dtype
+            elif a.dtype != dt:
+                uniform = False
+        elif a is not None:
+            c = dtypes.scalar_category(a)
+            if c > scalar_cat:
+                scalar_cat = c
+    if uniform and dt is not None:
+        cat = _CAT.get(dt)
+        if cat is None:
+            dt = dtypes.from_np(dt).np  # raises for unsupported dtypes
+            cat = _CAT[dt]
+        if scalar_cat > cat:
+            dt = (xp.dtype(xp.bool_) if scalar_cat == 0 else xp.dtype(xp.int64) if scalar_cat == 1
+                  else dtypes.get_default_dtype().np)
+    else:
+        dims = tuple(a.dtype for a in arrays if type(a) is ndarray and a.ndim)
+        zeros = tuple(a.dtype for a in arrays if type(a) is ndarray and not a.ndim)
+        dt = dtypes.promote_arrays(dims, zeros, scalar_cat).np
+    if kind == "float" and dt.kind != "f":
+        dt = dtypes.get_default_dtype().np
+    return dt
+
+
+def _promote_arrays(kind: str, arrays: list) -> list:
+    dt = _result_np_dtype(kind, arrays)
+    return [a.astype(dt) if type(a) is ndarray and a.dtype != dt else a for a in arrays]
+
+
+def _promote_tensors(kind: str, inputs: tuple) -> tuple:
+    """Promotion while recording: casts are ops too, so gradients flow back to the input dtype."""
+    arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
+    dt = _result_np_dtype(kind, arrays)
+    out = []
+    for x in inputs:
+        if isinstance(x, Tensor) and x._data.dtype != dt:
+            x = OPS["cast"].apply(x, dtype=dtypes.from_np(dt))
+        out.append(x)
+    return tuple(out)
+
+
+def eager(op: type[Op], inputs: tuple, params: dict):
+    """Run ``op`` now: forward on arrays, and record a node if any input needs grad."""
+    arrays = []
+    need_grad = False
+    for x in inputs:
+        if isinstance(x, Tensor):
+            arrays.append(x._data)
+            if x._rg:
+                need_grad = True
+        else:
+            arrays.append(x)
+    if not (need_grad and _state.grad_enabled and op.differentiable):
+        if op.promote is not None:
+            arrays = _promote_arrays(op.promote, arrays)
+        try:
+            out = op.forward(NULL_CTX, *arrays, **params)
+        except Exception as e:
+            raise _op_error(op, inputs, e) from None
+        return _wrap_plain(op, out, inputs)
+    if op.promote is not None:
+        promoted = _promote_tensors(op.promote, inputs)
+        if promoted is not inputs:
+            inputs = promoted
+            arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
+    node = OpNode(op)
+    needs = tuple(isinstance(x, Tensor) and x._rg for x in inputs)
+    node.needs_input_grad = needs
+    try:
+        out = op.forward(node, *arrays, **params)
+    except Exception as e:
+        raise _op_error(op, inputs, e) from None
+    node.next_edges = tuple(((x.grad_fn, x._output_nr) if x.grad_fn is not None else (x, 0))
+                            if n else None for x, n in zip(inputs, needs))
+    node.in_meta = tuple((x._data.shape, x._data.dtype) if n else None
+                         for x, n in zip(inputs, needs))
+    if _state.anomaly:
+        from ..autograd.anomaly import record_forward_site
+        record_forward_site(node)
+    multi = type(out) is tuple
+    raw_outs = out if multi else (out,)
+    outs = tuple(o if type(o) is ndarray else xp.asarray(o) for o in raw_outs)
+    tensors = []
+    for k, arr in enumerate(outs):
+        t = Tensor._make(arr)
+        if arr.dtype.kind == "f" and k not in op.nondiff_outputs:
+            t.grad_fn, t._output_nr, t._rg = node, k, True
+        tensors.append(t)
+    if op.view:
+        _mark_views(op, inputs[0], tensors, params)
+    if multi:
+        node.n_outputs = len(outs)
+        node.out_meta = tuple((a.shape, a.dtype) for a in outs)
+    if node._saved is not None:
+        _resolve_saved(node, inputs, arrays, raw_outs, outs, tensors)
+    return tuple(tensors) if multi else tensors[0]
+
+
+def _wrap_plain(op, out, inputs):
+    if type(out) is tuple:
+        ts = tuple(Tensor._make(o if type(o) is ndarray else xp.asarray(o)) for o in out)
+        if op.view:
+            _mark_views(op, inputs[0], ts, None)
+        return ts
+    t = Tensor._make(out if type(out) is ndarray else xp.asarray(out))
+    if op.view:
+        _mark_views(op, inputs[0], (t,), None)
+    if _state.inference:
+        t._is_inference = True
+    return t
+
+
+def _mark_views(op, src: Tensor, outs, params) -> None:
+    """Views share their base's version counter (and remember how to re-make the view)."""
+    box = src._vbox
+    if box is None:
+        box = src._vbox = [0]
+    base = src._base if src._base is not None else src
+    chain = src._view_chain + ((op, params),) if params is not None else None
+    for k, t in enumerate(outs):
+        if xp.may_share_memory(t._data, src._data):
+            t._vbox = box
+            t._base = base
+            if chain is not None:
+                t._view_chain = chain if len(outs) == 1 else chain[:-1] + ((op, params, k),)
+
+
+def _resolve_saved(node: OpNode, inputs, arrays, raw_outs, outs, tensors) -> None:
+    """Map each saved value to an input, an output or a constant, with its version."""
+    meta = []
+    saved = list(node._saved)
+    for j, s in enumerate(saved):
+        entry = None
+        for k, o in enumerate(raw_outs):
+            if s is o and o is not outs[k]:  # a 0-d result NumPy returned as a scalar
+                s = saved[j] = outs[k]
+        if type(s) is ndarray:
+            for i, a in enumerate(arrays):
+                if s is a and isinstance(inputs[i], Tensor):
+                    x = inputs[i]
+                    box = x._vbox
+                    if box is None:
+                        box = x._vbox = [0]
+                    entry = (INPUT, x, box, box[0])
+                    break
+            else:
+                for k, o in enumerate(outs):
+                    if s is o:
+                        t = tensors[k]
+                        box = t._vbox
+                        if box is None:
+                            box = t._vbox = [0]
+                        entry = (OUTPUT, k, box, box[0])
+                        break
+        meta.append(entry or (CONST, None, None, 0))
+    node._saved = tuple(saved)
+    node._saved_meta = tuple(meta)
+
+
+def _op_error(op, inputs, e: Exception) -> Exception:
+    """Re-raise a backend error as torch's exception type, naming the op and the inputs."""
+    from ..errors import op_error
+    return op_error(op.name, inputs, e)
+
+
+def apply_inplace(op: type[Op], target: Tensor, *others, **params) -> Tensor:
+    """Run ``op`` out of place and write the result into ``target``'s memory.
+
+    The target keeps its identity and storage (so views and NumPy arrays sharing it
+    see the change), its version counter is bumped, and its history is rebased on
+    the op's node, as torch does.
+    """
+    if _state.modes:
+        return _state.modes[-1].dispatch_inplace(op, target, others, params)
+    if _state.grad_enabled:
+        if target._rg and target.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+        base = target._base
+        if base is not None and base._rg and base.grad_fn is None:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+    out = op.apply(target, *others, **params)
+    arr = out._data
+    tgt = target._data
+    if arr.dtype != tgt.dtype and _CAT[arr.dtype] > _CAT[tgt.dtype]:
+        raise RuntimeError(f"result type {_type_word(arr.dtype)} can't be cast to the desired "
+                           f"output type {_type_word(tgt.dtype)}")
+    if arr.shape != tgt.shape:
+        raise RuntimeError(f"output with shape {list(tgt.shape)} doesn't match the broadcast "
+                           f"shape {list(arr.shape)}")
+    node = out.grad_fn
+    if node is not None and isinstance(node, OpNode) and node._saved_meta:
+        _snapshot_saved_target(node, target)
+    xp.copyto(tgt, arr, casting="unsafe")
+    target._bump_version()
+    if node is not None:
+        if target._base is not None and target._view_chain:
+            _rebase_base(target, node, out._output_nr)
+        target.grad_fn, target._output_nr, target._rg = node, out._output_nr, True
+    return target
+
+
+def _type_word(dt) -> str:
+    return {"f": "Float", "i": "Long", "u": "Byte", "b": "Bool"}[dt.kind]
+
+
+def _snapshot_saved_target(node: OpNode, target: Tensor) -> None:
+    """The op saved the target's old value, which is about to be overwritten: keep a copy."""
+    meta = list(node._saved_meta)
+    saved = list(node._saved)
+    for j, (kind, ref, _box, _v) in enumerate(meta):
+        if kind == INPUT and ref is target:
+            snap = Tensor._make(saved[j].copy())
+            snap.grad_fn, snap._output_nr, snap._rg = target.grad_fn, target._output_nr, target._rg
+            saved[j] = snap._data
+            meta[j] = (INPUT, snap, None, 0)
+    node._saved, node._saved_meta = tuple(saved), tuple(meta)
+
+
+def apply_view_chain(arr_or_tensor, chain, tensors: bool):
+    """Re-make a view from its base by replaying the view ops (on arrays or Tensors)."""
+    x = arr_or_tensor
+    for step in chain:
+        op, params = step[0], step[1] or {}
+        x = op.apply(x, **params) if tensors else op.forward(NULL_CTX, x, **params)
+        if len(step) == 3:
+            x = x[step[2]]
+    return x
+
+
+class CopySlices(Node):
+    """The base's new history after an in-place write through one of its views."""
+
+    def __init__(self, base: Tensor, chain, view_edge) -> None:
+        self.chain = chain
+        self.next_edges = (((base.grad_fn, base._output_nr) if base.grad_fn is not None
+                            else (base, 0)) if base._rg else None, view_edge)
+        self.in_meta = ((base._data.shape, base._data.dtype), None)
+        self.base_shape, self.base_dtype = base._data.shape, base._data.dtype
+
+    def _apply(self, grads, create_graph):
+        g = grads[0]
+        if not create_graph:
+            gb = g.copy()
+            apply_view_chain(gb, self.chain, False)[...] = 0
+            return gb, apply_view_chain(g, self.chain, False).copy()
+        mask = xp.ones(self.base_shape, self.base_dtype)
+        apply_view_chain(mask, self.chain, False)[...] = 0
+        return g * Tensor._make(mask), apply_view_chain(g, self.chain, True)
+
+
+def _rebase_base(view: Tensor, node, output_nr: int) -> None:
+    base = view._base
+    base.grad_fn = CopySlices(base, view._view_chain, (node, output_nr))
+    base._output_nr, base._rg = 0, True
+
+
+class _Namespace:
+    """``F`` for backward formulas: table ops by name, on arrays or on Tensors."""
+
+    def __init__(self, tensors: bool) -> None:
+        self._tensors = tensors
+
+    def __getattr__(self, name: str):
+        try:
+            op = OPS[name]
+        except KeyError:
+            raise AttributeError(f"no op named {name!r} in the op table") from None
+        if self._tensors:
+            fn = op.apply
+        else:
+            fwd = op.forward
+
+            def fn(*args, **params):
+                out = fwd(NULL_CTX, *args, **params)
+                return out if type(out) is not tuple or len(out) != 1 else out[0]
+        setattr(self, name, fn)
+        return fn
+
+
+ARRAY_NS = _Namespace(tensors=False)
+TENSOR_NS = _Namespace(tensors=True)
+
+
+def install_methods(methods: dict) -> None:
+    """Attach functions to Tensor as methods (done by each op module at import)."""
+    for name, fn in methods.items():
+        setattr(Tensor, name, fn)
