@@ -26,6 +26,7 @@ from .creation import *  # noqa: F401,F403
 from .creation import __all__ as _creation_all
 from .random import Generator, default_generator, initial_seed, manual_seed, seed
 from . import autograd, random  # noqa: E402
+from . import nn, optim, utils  # noqa: E402
 
 dtype = DType
 FloatTensor = DoubleTensor = LongTensor = None  # legacy constructors are not provided
@@ -44,6 +45,6 @@ def numel(input: Tensor) -> int:
 __all__ = ["Tensor", "Size", "device", "DType", "dtype", "is_tensor", "set_printoptions",
            "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled", "manual_seed", "seed", "initial_seed", "Generator",
-           "default_generator", "autograd", "random", "dtypes", "is_floating_point", "numel",
+           "default_generator", "autograd", "random", "nn", "optim", "utils", "dtypes", "is_floating_point", "numel",
            *_ops_all, *_creation_all]
 del FloatTensor, DoubleTensor, LongTensor

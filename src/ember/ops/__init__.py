@@ -4,12 +4,19 @@ Importing this package registers every op (``registry.OPS``) and attaches the
 Tensor methods.
 """
 
-from . import elementwise, linalg, reduction, shape  # noqa: F401 - registers the ops
+from . import (activation, conv, elementwise, indexing, linalg, normalization, pool,  # noqa: F401
+               reduction, shape)
+from .activation import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
+from .indexing import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .pool import *  # noqa: F401,F403
 from .reduction import *  # noqa: F401,F403
 from .registry import OPS
 from .shape import *  # noqa: F401,F403
 
-__all__ = [n for m in (elementwise, linalg, reduction, shape) for n in m.__all__]
+# conv, pool, normalization and activation ops are public through ember.nn.functional only
+__all__ = [n for m in (elementwise, indexing, linalg, reduction, shape) for n in m.__all__]
 __all__ += ["OPS"]

@@ -1,0 +1,22 @@
+"""Layers (``ember.nn.Linear`` and friends), one file per family, as in torch."""
+
+from . import (activation, container, conv, dropout, flatten, fold, linear, loss, module,
+               normalization, pixelshuffle, pooling, sparse, upsampling)
+from .activation import *  # noqa: F401,F403
+from .container import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
+from .flatten import *  # noqa: F401,F403
+from .fold import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .module import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .pixelshuffle import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
+from .sparse import *  # noqa: F401,F403
+from .upsampling import *  # noqa: F401,F403
+
+__all__ = [n for m in (activation, container, conv, dropout, flatten, fold, linear, loss, module,
+                       normalization, pixelshuffle, pooling, sparse, upsampling)
+           for n in m.__all__]

@@ -1,0 +1,3 @@
+"""(stub: filled in by its owner)."""
+
+__all__: list[str] = []
