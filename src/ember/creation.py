@@ -20,7 +20,7 @@ __all__ = ["tensor", "as_tensor", "from_numpy", "asarray", "zeros", "ones", "ful
 
 def _infer_np_dtype(data):
     """torch.tensor's inference: Python floats give the default dtype, ints int64."""
-    kind = 0
+    kind = -1  # no element seen: empty data gives the default dtype, as in torch
     stack = [data]
     while stack:
         d = stack.pop()
@@ -29,7 +29,7 @@ def _infer_np_dtype(data):
         if isinstance(d, (list, tuple)):
             stack.extend(d)
         elif isinstance(d, bool) or isinstance(d, xp.bool_):
-            continue
+            kind = max(kind, 0)
         elif isinstance(d, (int, xp.integer)):
             kind = max(kind, 1)
         elif isinstance(d, (float, xp.floating)):
@@ -40,6 +40,8 @@ def _infer_np_dtype(data):
             return None
         else:
             raise TypeError(f"Could not infer dtype of {type(d).__name__}")
+    if kind < 0:
+        return dtypes.get_default_dtype().np
     return (xp.dtype(xp.bool_), xp.dtype(xp.int64), dtypes.get_default_dtype().np)[kind]
 
 
@@ -187,7 +189,8 @@ def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     return _finish(xp.ones(_size(size), _dt(dtype)), requires_grad, device)
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
+def empty(*size, dtype=None, device=None, requires_grad: bool = False,
+          memory_format=None) -> Tensor:
     """An uninitialised tensor (ember fills it with zeros, which is a valid choice).
 
     Example:
@@ -228,8 +231,20 @@ def _like(fill):
 zeros_like = _like(xp.zeros)
 ones_like = _like(xp.ones)
 empty_like = _like(xp.zeros)
-zeros_like.__doc__ = "Zeros with ``input``'s shape and dtype.\n\n    Example:\n        >>> import ember\n        >>> ember.zeros_like(ember.ones(2))\n        tensor([0., 0.])\n"
-ones_like.__doc__ = "Ones with ``input``'s shape and dtype.\n\n    Example:\n        >>> import ember\n        >>> ember.ones_like(ember.zeros(2))\n        tensor([1., 1.])\n"
+zeros_like.__doc__ = """Zeros with ``input``'s shape and dtype.
+
+    Example:
+        >>> import ember
+        >>> ember.zeros_like(ember.ones(2))
+        tensor([0., 0.])
+"""
+ones_like.__doc__ = """Ones with ``input``'s shape and dtype.
+
+    Example:
+        >>> import ember
+        >>> ember.ones_like(ember.zeros(2))
+        tensor([1., 1.])
+"""
 empty_like.__doc__ = "An uninitialised (zero) tensor like ``input``."
 
 
@@ -438,8 +453,10 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
         if not replacement:
             # Gumbel top-k draws without replacement in one vectorised step
-            keys = xp.where(r > 0, xp.log(r / total) - xp.log(-xp.log(rng.random(r.shape))),
-                            -xp.inf)
+            with xp.errstate(divide="ignore"):  # zero probabilities are masked just below
+                keys = xp.where(r > 0,
+                                xp.log(r / total) - xp.log(-xp.log(rng.random(r.shape))),
+                                -xp.inf)
             out.append(xp.argsort(-keys, kind="stable")[:num_samples])
         else:
             out.append(rng.choice(r.shape[0], size=num_samples, p=r / total))
@@ -469,7 +486,7 @@ def randint_like(input: Tensor, low, high=None, *, generator=None, dtype=None) -
 
 @register
 class Fill(Op):
-    """Overwrite with ``value`` (a number or a broadcastable array); no gradient to the old value."""
+    """Overwrite with ``value`` (a number or broadcastable array); no gradient to the old value."""
 
     name = "fill"
 

@@ -265,4 +265,5 @@ class iinfo:
         if d.category != INT:
             raise TypeError(f"iinfo: {d} is not an integer dtype")
         i = np.iinfo(d.np)
-        self.dtype, self.bits, self.max, self.min = d.name, d.itemsize * 8, _pyint(i.max), _pyint(i.min)
+        self.dtype, self.bits = d.name, d.itemsize * 8
+        self.max, self.min = _pyint(i.max), _pyint(i.min)

@@ -49,8 +49,9 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        from .creation import tensor
         import json
+
+        from .creation import tensor
         state = json.dumps(self._rng.bit_generator.state)
         return tensor(list(state.encode()), dtype="uint8")
 

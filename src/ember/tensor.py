@@ -11,8 +11,10 @@ Attributes default at class level so that making a result tensor sets one attrib
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from . import autograd as _autograd
 from . import dtypes
 from ._tensor_str import tensor_repr
 from .autograd.grad_mode import _state
@@ -187,6 +189,7 @@ class Tensor:
         return 0 if self._vbox is None else self._vbox[0]
 
     def _bump_version(self) -> None:
+        _state.inplace_epoch += 1
         box = self._vbox
         if box is None:
             self._vbox = [1]
@@ -309,8 +312,7 @@ class Tensor:
             >>> (x ** 2).backward(); x.grad
             tensor(6.)
         """
-        from .autograd import backward
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     # ---- conversion to Python and NumPy ------------------------------------------
     def _host_read(self, what: str) -> None:
@@ -352,7 +354,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous"
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous"
                                if self._data.size > 1 else
                                "Boolean value of Tensor with no values is ambiguous")
         self._host_read("__bool__")

@@ -29,6 +29,9 @@ FREED_MSG = (
 
 INPUT, OUTPUT, CONST = 0, 1, 2
 
+# Set by ember.ops.registry once the op table exists (the engine sits below the ops).
+_NS: dict = {}
+
 
 class Node:
     """A backward function in the recorded graph: what ``tensor.grad_fn`` holds.
@@ -42,10 +45,12 @@ class Node:
     _retained = None        # {output_nr: weakref to a tensor that retains its grad}
     _node_hooks = None      # hooks on the node itself: fn(grad_inputs, grad_outputs)
     _anomaly_trace = None   # forward traceback recorded under detect_anomaly
+    _special = False        # has hooks, retains grads, or has several outputs
     n_outputs = 1
     out_meta = None         # ((shape, np dtype), ...) when n_outputs > 1
     next_edges: tuple = ()
     in_meta: tuple = ()     # (shape, np dtype) per edge, for gradient validation
+    _engine_materializes = True  # zero-fill missing output grads (custom Functions do it)
 
     def name(self) -> str:
         return type(self).__name__
@@ -75,11 +80,13 @@ class Node:
     def _tensor_hooks(self, output_nr: int) -> dict:
         if self._hook_dicts is None:
             self._hook_dicts = {}
+        self._special = True
         return self._hook_dicts.setdefault(output_nr, {})
 
     def _add_retain(self, tensor) -> None:
         if self._retained is None:
             self._retained = {}
+        self._special = True
         self._retained[tensor._output_nr] = weakref.ref(tensor)
 
     def register_hook(self, fn):
@@ -126,14 +133,18 @@ class OpNode(Node):
 
     _saved = None
     _saved_meta = None
+    _epoch = -1             # in-place epoch when the values were saved
     _tensor_mode = False
     recording = True
 
-    def __init__(self, op) -> None:
-        self.op = op
+    op = None               # the table op (set on the per-op subclass, e.g. MulBackward0)
 
     def name(self) -> str:
-        return self.op.backward_name
+        return type(self).__name__
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        return tuple([e is not None for e in self.next_edges])
 
     def save_for_backward(self, *values) -> None:
         self._saved = values
@@ -143,7 +154,8 @@ class OpNode(Node):
             if box is not None and box[0] != version:
                 if kind == INPUT:
                     arr, fn = ref._data, ref.grad_fn
-                    where = "" if fn is None else f", which is output {ref._output_nr} of {fn.name()},"
+                    where = ("" if fn is None else
+                             f", which is output {ref._output_nr} of {fn.name()},")
                 else:
                     arr, fn = self._saved[[m[1] for m in self._saved_meta].index(ref)], self
                     where = f", which is output {ref} of {self.name()},"
@@ -165,7 +177,8 @@ class OpNode(Node):
         meta = self._saved_meta
         if meta is None:
             return saved
-        self._check_versions()
+        if self._epoch != _state.inplace_epoch:
+            self._check_versions()
         if not self._tensor_mode:
             return saved
         from ..tensor import Tensor
@@ -193,15 +206,13 @@ class OpNode(Node):
         if self._freed:
             raise RuntimeError(FREED_MSG)
         self._tensor_mode = create_graph
-        from ..ops.registry import ARRAY_NS, TENSOR_NS
-        r = self.op.backward(self, TENSOR_NS if create_graph else ARRAY_NS, *grads)
+        r = self.op.backward(self, _NS[create_graph], *grads)
         return r if type(r) is tuple else (r,)
 
 
 def _sum_to(g, shape, create_graph: bool):
     """Sum a broadcast gradient back to ``shape`` (torch's sum_to)."""
-    from ..ops.registry import ARRAY_NS, TENSOR_NS
-    return (TENSOR_NS if create_graph else ARRAY_NS).sum_to(g, shape=tuple(shape))
+    return _NS[create_graph].sum_to(g, shape=tuple(shape))
 
 
 def _validate(g, meta, create_graph: bool, node, i: int):
@@ -246,7 +257,6 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     With ``accumulate`` gradients land in the ``.grad`` of leaves (restricted to
     ``inputs`` when given); without it, the gradients of ``inputs`` are returned.
     """
-    from ..tensor import Tensor
     capture_nodes: dict = {}    # node -> [(output_nr, input index)]
     capture_leaves: dict = {}   # leaf tensor -> input index
     if inputs is not None:
@@ -260,75 +270,53 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     # 1. discover the graph (iterative DFS) and count each node's consumers
     root_nodes = [t.grad_fn for t in roots if t.grad_fn is not None]
     deps: dict = {}
-    order = []               # post-order, only needed to prune when inputs are given
     seen = set(root_nodes)
-    stack = [(n, False) for n in root_nodes]
+    stack = list(seen)
     while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if inputs is not None:
-            stack.append((node, True))
-        for e in node.next_edges:
+        for e in stack.pop().next_edges:
             if e is None:
                 continue
             tgt = e[0]
-            if type(tgt) is Tensor or not isinstance(tgt, Node):
+            if not isinstance(tgt, Node):
                 continue
-            deps[tgt] = deps.get(tgt, 0) + 1
-            if tgt not in seen:
+            if tgt in seen:
+                deps[tgt] += 1
+            else:
+                deps[tgt] = 1
                 seen.add(tgt)
-                stack.append((tgt, False))
-
-    needed = None
-    if inputs is not None:
-        needed = set()
-        for node in order:  # children come before parents in post-order
-            if node in capture_nodes:
-                needed.add(node)
-                continue
-            for e in node.next_edges:
-                if e is not None and (e[0] in needed or e[0] in capture_leaves):
-                    needed.add(node)
-                    break
+                stack.append(tgt)
+    needed = _needed_nodes(root_nodes, capture_nodes, capture_leaves) if inputs is not None \
+        else None
 
     # 2. seed the root gradients
     buffers: dict = {}
     leaf_grads: dict = {}
     for t, g in zip(roots, root_grads):
         if t.grad_fn is None:
-            leaf_grads[t] = g if t not in leaf_grads else leaf_grads[t] + g
+            prev = leaf_grads.get(id(t))
+            leaf_grads[id(t)] = (t, g) if prev is None else (t, prev[1] + g)
             continue
         buf = buffers.get(t.grad_fn)
         if buf is None:
             buf = buffers[t.grad_fn] = [None] * t.grad_fn.n_outputs
         nr = t._output_nr
         buf[nr] = g if buf[nr] is None else buf[nr] + g
-    ready = [n for n in dict.fromkeys(root_nodes) if deps.get(n, 0) == 0]
+    ready = [n for n in dict.fromkeys(root_nodes) if n not in deps]
 
     # 3. run nodes once all their gradients have arrived
     prev_grad_mode = _state.grad_enabled
     _state.grad_enabled = create_graph
+    anomaly = _state.anomaly
     try:
         while ready:
             node = ready.pop()
             grads = buffers.pop(node)
-            if node.n_outputs > 1 and None in grads:
-                grads = _materialize(node, grads, create_graph)
-            if node._hook_dicts:
-                for nr, hooks in node._hook_dicts.items():
-                    if hooks and grads[nr] is not None:
-                        grads[nr] = _call_tensor_hooks(hooks, grads[nr], create_graph)
-            if node._retained:
-                _retain(node, grads, create_graph)
-            if node in capture_nodes:
-                for nr, idx in capture_nodes[node]:
-                    results[idx] = grads[nr]
+            if node._special or capture_nodes:
+                grads = _before_node(node, grads, create_graph, capture_nodes, results)
             if needed is not None and node not in needed:
                 _skip(node, deps, ready, buffers)
                 continue
-            if _state.anomaly:
+            if anomaly:
                 from .anomaly import run_with_anomaly
                 in_grads = run_with_anomaly(node, grads, create_graph)
             else:
@@ -337,18 +325,16 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                 _call_node_hooks(node, in_grads, grads, create_graph)
             if not retain_graph:
                 node._release()
-            meta = node.in_meta
-            for i, e in enumerate(node.next_edges):
+            for i, (e, g, m) in enumerate(zip(node.next_edges, in_grads, node.in_meta)):
                 if e is None:
                     continue
                 tgt, nr = e
-                g = in_grads[i] if i < len(in_grads) else None
-                if g is not None and meta[i] is not None:
-                    g = _validate(g, meta[i], create_graph, node, i)
-                if type(tgt) is Tensor:
+                if g is not None and m is not None and (g.shape != m[0] or g.dtype != m[1]):
+                    g = _validate(g, m, create_graph, node, i)
+                if not isinstance(tgt, Node):  # a leaf: Tensor or a subclass such as Parameter
                     if g is not None:
-                        prev = leaf_grads.get(tgt)
-                        leaf_grads[tgt] = g if prev is None else prev + g
+                        prev = leaf_grads.get(id(tgt))
+                        leaf_grads[id(tgt)] = (tgt, g) if prev is None else (tgt, prev[1] + g)
                     continue
                 if g is not None:
                     buf = buffers.get(tgt)
@@ -364,7 +350,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                         _skip(tgt, deps, ready, buffers)
 
         # 4. leaves: run their hooks, then accumulate or capture
-        for leaf, g in leaf_grads.items():
+        for leaf, g in leaf_grads.values():
             if leaf._hooks:
                 g = _call_tensor_hooks(leaf._hooks, g, create_graph)
             if inputs is not None:
@@ -379,6 +365,53 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     finally:
         _state.grad_enabled = prev_grad_mode
     return results
+
+
+def _needed_nodes(root_nodes, capture_nodes, capture_leaves) -> set:
+    """Nodes from which a requested input is reachable (the only ones worth running)."""
+    order = []
+    seen: set = set()
+    stack = [(n, False) for n in root_nodes]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        # mark on expansion, not on push: a node pushed earlier but reached again deeper
+        # must still be finished before its new parent, or post-order breaks on diamonds
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.append((node, True))
+        for e in node.next_edges:
+            if e is not None and isinstance(e[0], Node) and e[0] not in seen:
+                stack.append((e[0], False))
+    needed: set = set()
+    for node in order:  # children come before parents in post-order
+        if node in capture_nodes:
+            needed.add(node)
+            continue
+        for e in node.next_edges:
+            if e is not None and (e[0] in needed or e[0] in capture_leaves):
+                needed.add(node)
+                break
+    return needed
+
+
+def _before_node(node, grads, create_graph, capture_nodes, results):
+    """The rare steps before a node runs: zero-filling, tensor hooks, retain_grad, capture."""
+    if node.n_outputs > 1 and any(g is None for g in grads) and node._engine_materializes:
+        grads = _materialize(node, grads, create_graph)
+    if node._hook_dicts:
+        for nr, hooks in node._hook_dicts.items():
+            if hooks and grads[nr] is not None:
+                grads[nr] = _call_tensor_hooks(hooks, grads[nr], create_graph)
+    if node._retained:
+        _retain(node, grads, create_graph)
+    if node in capture_nodes:
+        for nr, idx in capture_nodes[node]:
+            results[idx] = grads[nr]
+    return grads
 
 
 def _skip(node, deps, ready, buffers) -> None:

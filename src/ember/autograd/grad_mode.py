@@ -16,7 +16,8 @@ __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_g
 
 
 class _State:
-    __slots__ = ("grad_enabled", "inference", "modes", "anomaly", "anomaly_check_nan")
+    __slots__ = ("grad_enabled", "inference", "modes", "anomaly", "anomaly_check_nan",
+                 "inplace_epoch")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -24,6 +25,9 @@ class _State:
         self.modes: list = []
         self.anomaly = False
         self.anomaly_check_nan = True
+        # bumped by every in-place write; saved values recorded at the current epoch need
+        # no version check
+        self.inplace_epoch = 0
 
 
 _state = _State()
@@ -56,17 +60,24 @@ class _GradModeContext:
             @functools.wraps(fn)
             def gen_wrapper(*args, **kwargs):
                 gen = fn(*args, **kwargs)
-                with self.clone():
-                    response = gen.send(None)
-                while True:
-                    try:
-                        request = yield response
-                    except BaseException as e:
-                        with self.clone():
-                            response = gen.throw(e)
-                    else:
-                        with self.clone():
-                            response = gen.send(request)
+                try:
+                    with self.clone():
+                        response = gen.send(None)
+                    while True:
+                        try:
+                            request = yield response
+                        except GeneratorExit:
+                            with self.clone():
+                                gen.close()
+                            raise
+                        except BaseException as e:
+                            with self.clone():
+                                response = gen.throw(e)
+                        else:
+                            with self.clone():
+                                response = gen.send(request)
+                except StopIteration as e:  # the wrapped generator finished
+                    return e.value
             return gen_wrapper
 
         @functools.wraps(fn)
@@ -138,6 +149,11 @@ class set_grad_enabled(_GradModeContext):
 
     def __exit__(self, *exc):
         _state.grad_enabled = self.prev
+
+    def __call__(self, fn):
+        # used as a decorator, the mode set by __init__ must not outlive the decoration
+        _state.grad_enabled = self.prev
+        return super().__call__(fn)
 
     def clone(self):
         return set_grad_enabled(self.mode)

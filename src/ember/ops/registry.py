@@ -38,6 +38,7 @@ from __future__ import annotations
 import re
 
 from .. import dtypes
+from ..autograd import engine as _engine
 from ..autograd.engine import CONST, INPUT, OUTPUT, Node, OpNode
 from ..autograd.grad_mode import _state
 from ..backend import xp
@@ -63,9 +64,13 @@ class Op:
     nondiff_outputs: tuple = ()
     backward_name = ""
 
+    #: the class of this op's graph nodes, e.g. ``MulBackward0`` (made by ``register``)
+    node_class: type = OpNode
+
     def __init_subclass__(cls, **kw) -> None:
         super().__init_subclass__(**kw)
         cls.backward_name = cls.__name__ + "Backward0"
+        cls.node_class = type(cls.backward_name, (OpNode,), {"op": cls, "__slots__": ()})
 
     @staticmethod
     def forward(ctx, *args, **params):
@@ -92,12 +97,19 @@ def register(cls: type[Op]) -> type[Op]:
     return cls
 
 
+class _NoGrads(tuple):
+    """``needs_input_grad`` of an unrecorded call: False for every input."""
+
+    def __getitem__(self, i):
+        return False
+
+
 class _NullCtx:
     """The ctx of a forward that is not recorded: saving is a no-op."""
 
     __slots__ = ()
     recording = False
-    needs_input_grad = ()
+    needs_input_grad = _NoGrads()
 
     def save_for_backward(self, *values) -> None:
         pass
@@ -111,6 +123,23 @@ NULL_CTX = _NullCtx()
 _CAT = {xp.dtype(d): c for d, c in ((xp.bool_, 0), (xp.int8, 1), (xp.int16, 1), (xp.int32, 1),
                                     (xp.int64, 1), (xp.uint8, 1), (xp.float16, 2),
                                     (xp.float32, 2), (xp.float64, 2))}
+
+
+_promo_cache: dict = {}
+
+
+def _cast_target(kind: str, arrays):
+    """The dtype inputs must be cast to, or None when every array already has it."""
+    key = (kind, dtypes.get_default_dtype(),
+           *[(a.dtype, a.ndim == 0) if type(a) is ndarray else type(a) for a in arrays])
+    try:
+        return _promo_cache[key]
+    except KeyError:
+        pass
+    dt = _result_np_dtype(kind, arrays)
+    r = None if all(a.dtype == dt for a in arrays if type(a) is ndarray) else dt
+    _promo_cache[key] = r
+    return r
 
 
 def _result_np_dtype(kind: str, arrays):
@@ -146,14 +175,17 @@ def _result_np_dtype(kind: str, arrays):
 
 
 def _promote_arrays(kind: str, arrays: list) -> list:
-    dt = _result_np_dtype(kind, arrays)
+    dt = _cast_target(kind, arrays)
+    if dt is None:
+        return arrays
     return [a.astype(dt) if type(a) is ndarray and a.dtype != dt else a for a in arrays]
 
 
-def _promote_tensors(kind: str, inputs: tuple) -> tuple:
+def _promote_tensors(kind: str, inputs: tuple, arrays: list) -> tuple:
     """Promotion while recording: casts are ops too, so gradients flow back to the input dtype."""
-    arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
-    dt = _result_np_dtype(kind, arrays)
+    dt = _cast_target(kind, arrays)
+    if dt is None:
+        return inputs
     out = []
     for x in inputs:
         if isinstance(x, Tensor) and x._data.dtype != dt:
@@ -162,47 +194,88 @@ def _promote_tensors(kind: str, inputs: tuple) -> tuple:
     return tuple(out)
 
 
+def _no_cast_needed(arrays) -> bool:
+    """The common case: float arrays of one dtype with Python int/float scalars."""
+    a0 = arrays[0]
+    if type(a0) is not ndarray:
+        return False
+    d = a0.dtype
+    if d.kind != "f":
+        return False
+    for a in arrays:
+        t = type(a)
+        if t is ndarray:
+            if a.dtype is not d:
+                return False
+        elif t is not float and t is not int:
+            return False
+    return True
+
+
 def eager(op: type[Op], inputs: tuple, params: dict):
     """Run ``op`` now: forward on arrays, and record a node if any input needs grad."""
     arrays = []
     need_grad = False
     for x in inputs:
         if isinstance(x, Tensor):
+            if x._base is not None and x._vbox[0] != x._view_version and _state.grad_enabled:
+                _refresh_view(x)
             arrays.append(x._data)
             if x._rg:
                 need_grad = True
+        elif isinstance(x, xp.generic):
+            # NumPy scalars promote like Python scalars, as in torch
+            inputs = tuple(v.item() if isinstance(v, xp.generic) else v for v in inputs)
+            arrays.append(x.item())
         else:
             arrays.append(x)
     if not (need_grad and _state.grad_enabled and op.differentiable):
-        if op.promote is not None:
+        if op.promote is not None and not _no_cast_needed(arrays):
             arrays = _promote_arrays(op.promote, arrays)
         try:
             out = op.forward(NULL_CTX, *arrays, **params)
+        except OverflowError:
+            out = _forward_wrapping_ints(op, inputs, arrays, params)
         except Exception as e:
             raise _op_error(op, inputs, e) from None
         return _wrap_plain(op, out, inputs)
-    if op.promote is not None:
-        promoted = _promote_tensors(op.promote, inputs)
+    if op.promote is not None and not _no_cast_needed(arrays):
+        promoted = _promote_tensors(op.promote, inputs, arrays)
         if promoted is not inputs:
             inputs = promoted
             arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
-    node = OpNode(op)
-    needs = tuple(isinstance(x, Tensor) and x._rg for x in inputs)
-    node.needs_input_grad = needs
+    node = op.node_class()
+    edges, meta = [], []
+    for x in inputs:
+        if isinstance(x, Tensor) and x._rg:
+            fn = x.grad_fn
+            edges.append((fn, x._output_nr) if fn is not None else (x, 0))
+            d = x._data
+            meta.append((d.shape, d.dtype))
+        else:
+            edges.append(None)
+            meta.append(None)
+    node.next_edges = tuple(edges)
+    node.in_meta = tuple(meta)
     try:
         out = op.forward(node, *arrays, **params)
     except Exception as e:
         raise _op_error(op, inputs, e) from None
-    node.next_edges = tuple(((x.grad_fn, x._output_nr) if x.grad_fn is not None else (x, 0))
-                            if n else None for x, n in zip(inputs, needs))
-    node.in_meta = tuple((x._data.shape, x._data.dtype) if n else None
-                         for x, n in zip(inputs, needs))
     if _state.anomaly:
         from ..autograd.anomaly import record_forward_site
         record_forward_site(node)
-    multi = type(out) is tuple
-    raw_outs = out if multi else (out,)
-    outs = tuple(o if type(o) is ndarray else xp.asarray(o) for o in raw_outs)
+    if type(out) is not tuple:
+        arr = out if type(out) is ndarray else xp.asarray(out)
+        t = Tensor._make(arr)
+        if arr.dtype.kind == "f":
+            t.grad_fn = node
+            t._rg = True
+        if op.view:
+            _mark_views(op, inputs[0], (t,), params)
+        if node._saved is not None:
+            _resolve_saved(node, inputs, arrays, (out,), (arr,), (t,))
+        return t
+    outs = tuple(o if type(o) is ndarray else xp.asarray(o) for o in out)
     tensors = []
     for k, arr in enumerate(outs):
         t = Tensor._make(arr)
@@ -211,12 +284,27 @@ def eager(op: type[Op], inputs: tuple, params: dict):
         tensors.append(t)
     if op.view:
         _mark_views(op, inputs[0], tensors, params)
-    if multi:
-        node.n_outputs = len(outs)
-        node.out_meta = tuple((a.shape, a.dtype) for a in outs)
+    node._special = True
+    node.n_outputs = len(outs)
+    node.out_meta = tuple((a.shape, a.dtype) for a in outs)
     if node._saved is not None:
-        _resolve_saved(node, inputs, arrays, raw_outs, outs, tensors)
-    return tuple(tensors) if multi else tensors[0]
+        _resolve_saved(node, inputs, arrays, out, outs, tensors)
+    return tuple(tensors)
+
+
+def _forward_wrapping_ints(op, inputs, arrays, params):
+    """Python ints out of an integer dtype's range wrap around, as in torch (uint8 * -2)."""
+    dt = next((a.dtype for a in arrays if type(a) is ndarray and a.dtype.kind in "iu"), None)
+    if dt is None:
+        raise OverflowError("int too big to convert")
+    try:
+        arrays = [xp.asarray(a).astype(dt) if type(a) is int else a for a in arrays]
+    except OverflowError:
+        raise OverflowError("int too big to convert") from None
+    try:
+        return op.forward(NULL_CTX, *arrays, **params)
+    except Exception as e:
+        raise _op_error(op, inputs, e) from None
 
 
 def _wrap_plain(op, out, inputs):
@@ -244,8 +332,22 @@ def _mark_views(op, src: Tensor, outs, params) -> None:
         if xp.may_share_memory(t._data, src._data):
             t._vbox = box
             t._base = base
+            t._view_version = box[0]
             if chain is not None:
                 t._view_chain = chain if len(outs) == 1 else chain[:-1] + ((op, params, k),)
+
+
+def _refresh_view(view: Tensor) -> None:
+    """The base was written in place since this view was made (through another view or
+    itself): re-make the view's history from the base's, as torch regenerates a view's
+    grad_fn."""
+    view._view_version = view._vbox[0]
+    base = view._base
+    if not view._view_chain or not base._rg:
+        return
+    fresh = apply_view_chain(base, view._view_chain, True)
+    if fresh.grad_fn is not None:
+        view.grad_fn, view._output_nr, view._rg = fresh.grad_fn, fresh._output_nr, True
 
 
 def _resolve_saved(node: OpNode, inputs, arrays, raw_outs, outs, tensors) -> None:
@@ -254,9 +356,10 @@ def _resolve_saved(node: OpNode, inputs, arrays, raw_outs, outs, tensors) -> Non
     saved = list(node._saved)
     for j, s in enumerate(saved):
         entry = None
-        for k, o in enumerate(raw_outs):
-            if s is o and o is not outs[k]:  # a 0-d result NumPy returned as a scalar
-                s = saved[j] = outs[k]
+        if type(s) is not ndarray:
+            for k, o in enumerate(raw_outs):
+                if s is o and o is not outs[k]:  # a 0-d result NumPy returned as a scalar
+                    s = saved[j] = outs[k]
         if type(s) is ndarray:
             for i, a in enumerate(arrays):
                 if s is a and isinstance(inputs[i], Tensor):
@@ -278,6 +381,7 @@ def _resolve_saved(node: OpNode, inputs, arrays, raw_outs, outs, tensors) -> Non
         meta.append(entry or (CONST, None, None, 0))
     node._saved = tuple(saved)
     node._saved_meta = tuple(meta)
+    node._epoch = _state.inplace_epoch
 
 
 def _op_error(op, inputs, e: Exception) -> Exception:
@@ -303,6 +407,13 @@ def apply_inplace(op: type[Op], target: Tensor, *others, **params) -> Tensor:
         if base is not None and base._rg and base.grad_fn is None:
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                                "in-place operation.")
+        chain = target._view_chain
+        if chain and len(chain[-1]) == 3 and target._rg:
+            raise RuntimeError(f"Output {chain[-1][2]} of {chain[-1][0].__name__} is a view and "
+                               "is being modified inplace. This view is the output of a function "
+                               "that returns multiple views. Such functions do not allow the "
+                               "output views to be modified inplace. You should replace the "
+                               "inplace operation by an out-of-place one.")
     out = op.apply(target, *others, **params)
     arr = out._data
     tgt = target._data
@@ -317,6 +428,8 @@ def apply_inplace(op: type[Op], target: Tensor, *others, **params) -> Tensor:
         _snapshot_saved_target(node, target)
     xp.copyto(tgt, arr, casting="unsafe")
     target._bump_version()
+    if target._base is not None:
+        target._view_version = target._vbox[0]
     if node is not None:
         if target._base is not None and target._view_chain:
             _rebase_base(target, node, out._output_nr)
@@ -404,6 +517,7 @@ class _Namespace:
 
 ARRAY_NS = _Namespace(tensors=False)
 TENSOR_NS = _Namespace(tensors=True)
+_engine._NS.update({False: ARRAY_NS, True: TENSOR_NS, "Tensor": Tensor})
 
 
 def install_methods(methods: dict) -> None:

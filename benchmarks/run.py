@@ -1,0 +1,112 @@
+"""Run ember and torch side by side on the same workloads and print the ratio.
+
+Usage:
+    python benchmarks/run.py                 # every group
+    python benchmarks/run.py overhead        # one group (overhead, train)
+    python benchmarks/run.py W1 W1b          # single workloads
+
+Benchmarks are not tests: nothing here asserts a timing. Each workload is timed as
+the best of several repeats of a timed loop, in this one process, with torch
+limited to the same number of threads NumPy's BLAS uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass
+class Workload:
+    key: str
+    group: str
+    title: str
+    unit: str                      # "us", "ms", "s", "GFLOP/s"
+    ember: Callable[[], Callable]  # setup -> zero-arg step function
+    torch: Callable[[], Callable] | None
+    goal: str = ""
+    #: for throughput units: work per call (e.g. FLOPs); the figure shown is work / time
+    work: float = 0.0
+    #: extra reference rows: name -> setup
+    extra: dict | None = None
+    number: int = 0                # calls per timed loop (0: choose automatically)
+
+
+def measure(setup: Callable[[], Callable], number: int = 0, repeat: int = 5,
+            budget: float = 0.4) -> float:
+    """Seconds per call: best of ``repeat`` loops of ``number`` calls after a warm-up."""
+    fn = setup()
+    fn()
+    if not number:
+        t0 = time.perf_counter()
+        fn()
+        one = max(time.perf_counter() - t0, 1e-7)
+        number = max(1, int(budget / repeat / one))
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best
+
+
+SCALE = {"us": 1e6, "ms": 1e3, "s": 1.0}
+
+
+def fmt(w: Workload, seconds: float) -> str:
+    if w.unit == "GFLOP/s":
+        return f"{w.work / seconds / 1e9:9.1f}"
+    return f"{seconds * SCALE[w.unit]:9.2f}"
+
+
+def run(workloads: list[Workload]) -> None:
+    print(f"{'workload':<46} {'unit':>7} {'ember':>9} {'torch':>9} {'ratio':>7}  goal")
+    for w in workloads:
+        e = measure(w.ember, w.number)
+        t = measure(w.torch, w.number) if w.torch else None
+        if t is None:
+            ratio = ""
+        elif w.unit == "GFLOP/s":
+            ratio = f"{t / e:7.2f}"  # throughput: ember / reference
+        else:
+            ratio = f"{e / t:7.2f}"
+        tcol = fmt(w, t) if t is not None else f"{'-':>9}"
+        print(f"{w.key + ' ' + w.title:<46} {w.unit:>7} {fmt(w, e)} {tcol} {ratio}  {w.goal}",
+              flush=True)
+        for name, setup in (w.extra or {}).items():
+            x = measure(setup, w.number)
+            r = f"{x / t:7.2f}" if t and w.unit != "GFLOP/s" else ""
+            print(f"{'   ' + name:<46} {w.unit:>7} {fmt(w, x)} {'':>9} {r}", flush=True)
+
+
+def main(argv=None) -> None:
+    from workloads import ALL
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("names", nargs="*", help="groups or workload keys (default: all)")
+    args = p.parse_args(argv)
+    import numpy as np
+    import torch
+    try:
+        from threadpoolctl import threadpool_info
+        threads = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    except Exception:
+        threads = os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    print(f"numpy {np.__version__}, torch {torch.__version__}, {threads} BLAS/torch threads, "
+          f"{os.cpu_count()} CPUs")
+    chosen = [w for w in ALL if not args.names or w.key in args.names or w.group in args.names]
+    if not chosen:
+        raise SystemExit(f"no workload matches {args.names}; known: "
+                         f"{sorted({w.group for w in ALL} | {w.key for w in ALL})}")
+    run(chosen)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Every benchmark workload, by group."""
+
+from . import overhead, train
+
+ALL = [*overhead.WORKLOADS, *train.WORKLOADS]
