@@ -90,13 +90,36 @@ def format_array(arr: np.ndarray, prefix: str) -> str:
     else:
         def fmt(v):
             return str(int(v))
-    width = max(len(fmt(v)) for v in np.asarray(shown).ravel().tolist()) if shown.size else 0
+    if arr.dtype.kind == "f":
+        # as torch: the column width comes from the nonzero finite values only
+        sized = shown[np.isfinite(shown) & (shown != 0)]
+    else:
+        sized = shown
+    width = max((len(fmt(v)) for v in np.asarray(sized).ravel().tolist()), default=1)
     if arr.ndim == 0:
         return fmt(arr.item())
-    formatter = {"all": lambda v: fmt(v).rjust(width)}
-    return np.array2string(arr, separator=", ", prefix=prefix, formatter=formatter,
-                           threshold=PRINT_OPTS.threshold if summarize else arr.size + 1,
-                           edgeitems=PRINT_OPTS.edgeitems, max_line_width=PRINT_OPTS.linewidth)
+    return _layout(arr, fmt, width, len(prefix), summarize)
+
+
+def _layout(arr: np.ndarray, fmt, width: int, indent: int, summarize: bool) -> str:
+    """torch's layout: rows wrap at the line width, summarized dims show ``...``."""
+    e = PRINT_OPTS.edgeitems
+    n = arr.shape[0]
+    cut = summarize and n > 2 * e
+    if arr.ndim == 1:
+        vals = arr.tolist()
+        if cut:
+            items = ([fmt(v).rjust(width) for v in vals[:e]] + [" ..."]
+                     + [fmt(v).rjust(width) for v in vals[n - e:]])
+        else:
+            items = [fmt(v).rjust(width) for v in vals]
+        per_line = max(1, (PRINT_OPTS.linewidth - indent) // (width + 2))
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    rows = list(range(e)) + [None] + list(range(n - e, n)) if cut else range(n)
+    parts = ["..." if i is None else _layout(arr[i], fmt, width, indent + 1, summarize)
+             for i in rows]
+    return "[" + ("," + "\n" * (arr.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
 
 
 def _summarized(arr: np.ndarray) -> np.ndarray:

@@ -12,26 +12,32 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ..backend import xp
+from . import engine as _engine
+from . import functional
+from .anomaly import detect_anomaly, set_detect_anomaly
 from .engine import Node, run_backward
+from .function import Function, once_differentiable
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                         no_grad, set_grad_enabled)
+from .gradcheck import gradcheck, gradgradcheck  # the functions shadow the module, as in torch
 
 __all__ = ["backward", "grad", "Node", "no_grad", "enable_grad", "set_grad_enabled",
-           "inference_mode", "is_grad_enabled", "is_inference_mode_enabled"]
+           "inference_mode", "is_grad_enabled", "is_inference_mode_enabled", "Function",
+           "once_differentiable", "gradcheck", "gradgradcheck", "functional", "detect_anomaly",
+           "set_detect_anomaly"]
 
 
 def _as_list(x) -> list:
     if x is None:
         return []
-    from ..tensor import Tensor
-    if isinstance(x, Tensor):
+    if isinstance(x, _engine._NS["Tensor"]):
         return [x]
     return list(x)
 
 
 def _root_grads(outputs, grad_outputs, create_graph: bool, is_grads_batched=False) -> list:
-    from ..backend import xp
-    from ..tensor import Tensor
+    Tensor = _engine._NS["Tensor"]
     grads = _as_list(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
     if len(grads) != len(outputs):
         raise RuntimeError(f"grad_outputs has {len(grads)} elements but there are "
@@ -44,7 +50,7 @@ def _root_grads(outputs, grad_outputs, create_graph: bool, is_grads_batched=Fals
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = Tensor._make(xp.ones_like(t._data))
+            g = Tensor._make(xp.ones(t._data.shape, t._data.dtype))
         elif not isinstance(g, Tensor):
             g = Tensor._make(xp.asarray(g, dtype=t._data.dtype))
         if g._data.shape != t._data.shape:
@@ -110,8 +116,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
                 result.append(Tensor._make(xp.zeros_like(t._data)))
                 continue
             if not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been "
-                                   "used in the graph. Set allow_unused=True if this is the "
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not "
+                                   "have been used in the graph. Set allow_unused=True if this "
+                                   "is the "
                                    "desired behavior.")
             result.append(None)
         elif create_graph:
