@@ -27,6 +27,8 @@ from .creation import __all__ as _creation_all
 from .random import Generator, default_generator, initial_seed, manual_seed, seed
 from . import autograd, random  # noqa: E402
 from . import nn, optim, utils  # noqa: E402
+from . import linalg  # noqa: E402
+from .serialization import SerializationError, load, save  # noqa: E402
 
 dtype = DType
 FloatTensor = DoubleTensor = LongTensor = None  # legacy constructors are not provided
@@ -45,6 +47,6 @@ def numel(input: Tensor) -> int:
 __all__ = ["Tensor", "Size", "device", "DType", "dtype", "is_tensor", "set_printoptions",
            "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled", "manual_seed", "seed", "initial_seed", "Generator",
-           "default_generator", "autograd", "random", "nn", "optim", "utils", "dtypes", "is_floating_point", "numel",
+           "default_generator", "autograd", "random", "linalg", "nn", "optim", "utils", "save", "load", "SerializationError", "dtypes", "is_floating_point", "numel",
            *_ops_all, *_creation_all]
 del FloatTensor, DoubleTensor, LongTensor
