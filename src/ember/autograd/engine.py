@@ -279,8 +279,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
             tgt = e[0]
             if not isinstance(tgt, Node):
                 continue
-            if tgt in seen:
-                deps[tgt] += 1
+            if tgt in seen:  # a root can also feed another root: start its count at 0
+                deps[tgt] = deps.get(tgt, 0) + 1
             else:
                 deps[tgt] = 1
                 seen.add(tgt)

@@ -1,13 +1,38 @@
-"""Matrix products and linear algebra."""
+"""Matrix products and linear algebra.
+
+The ``torch.linalg`` functions live here under ``linalg_*`` names and are public as
+``ember.linalg.<name>`` (see ``ember/linalg.py``); the functions that torch also has
+at top level (``mm``, ``einsum``, ``det``, ...) are in ``__all__``.
+"""
 
 from __future__ import annotations
 
+import math
+from collections import namedtuple
+
+from .. import dtypes
 from ..backend import xp
 from ..tensor import Tensor
+from .elementwise import where
+from .reduction import _dname, _vector_norm, amax, amin, vector_norm
+from .reduction import sum as _sum
 from .registry import Op, install_methods, register
 
-__all__ = ["matmul"]
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm",
+           "addmv", "addbmm", "baddbmm", "einsum", "tensordot", "kron", "trace", "det",
+           "logdet", "slogdet", "inverse", "chain_matmul"]
 
+
+ReturnSlogdet = namedtuple("slogdet", ["sign", "logabsdet"])
+ReturnSlogdet.__module__ = "ember.return_types"
+ReturnEigh = namedtuple("eigh", ["eigenvalues", "eigenvectors"])
+ReturnEigh.__module__ = "ember.return_types"
+ReturnQr = namedtuple("qr", ["Q", "R"])
+ReturnQr.__module__ = "ember.return_types"
+
+
+class LinAlgError(RuntimeError):
+    """A linear-algebra failure such as a singular matrix (``torch.linalg.LinAlgError``)."""
 
 
 def _matmul_check(a, b) -> None:
@@ -93,5 +118,935 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     return Matmul.apply(input, other)
 
 
-install_methods({"matmul": matmul, "__matmul__": matmul,
-                 "__rmatmul__": lambda self, other: matmul(other, self)})
+# ---------------------------------------------------------------- products with fixed ranks
+
+
+def _shapes(a, b) -> str:
+    return f"{tuple(a.shape)} @ {tuple(b.shape)}"
+
+
+def _check_ranks(op: str, a: Tensor, b: Tensor, ra: int, rb: int) -> None:
+    if a.ndim != ra or b.ndim != rb:
+        raise RuntimeError(f"{op}: expected {ra}-D and {rb}-D tensors, but got {_shapes(a, b)}")
+    ka, kb = a.shape[-1], b.shape[-2] if rb > 1 else b.shape[0]
+    if ka != kb:
+        raise RuntimeError(f"{op}: {_shapes(a, b)}: inner dimensions {ka} and {kb} differ")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"{op}: expected both arguments to have the same dtype, but got "
+                           f"{_dname(a)} and {_dname(b)}")
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    """The product of two matrices (no broadcasting).
+
+    Example:
+        >>> import ember
+        >>> ember.mm(ember.ones(2, 3), ember.ones(3, 4)).shape
+        ember.Size([2, 4])
+    """
+    _check_ranks("mm", input, mat2, 2, 2)
+    return Matmul.apply(input, mat2)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Batched matrix product of ``(b, n, m)`` and ``(b, m, p)`` tensors (no broadcasting).
+
+    Example:
+        >>> import ember
+        >>> ember.bmm(ember.ones(5, 2, 3), ember.ones(5, 3, 4)).shape
+        ember.Size([5, 2, 4])
+    """
+    _check_ranks("bmm", input, mat2, 3, 3)
+    if input.shape[0] != mat2.shape[0]:
+        raise RuntimeError(f"bmm: {_shapes(input, mat2)}: batch sizes {input.shape[0]} and "
+                           f"{mat2.shape[0]} differ")
+    return Matmul.apply(input, mat2)
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    """Matrix-vector product.
+
+    Example:
+        >>> import ember
+        >>> ember.mv(ember.ones(2, 3), ember.ones(3))
+        tensor([3., 3.])
+    """
+    _check_ranks("mv", input, vec, 2, 1)
+    return Matmul.apply(input, vec)
+
+
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
+    """Dot product of two 1-D tensors of the same dtype.
+
+    Example:
+        >>> import ember
+        >>> ember.dot(ember.tensor([1, 2]), ember.tensor([3, 4]))
+        tensor(11)
+    """
+    _check_ranks("dot", input, tensor, 1, 1)
+    return Matmul.apply(input, tensor)
+
+
+def vdot(input: Tensor, other: Tensor) -> Tensor:
+    """Dot product conjugating the first argument (the same as :func:`dot` for real tensors).
+
+    Example:
+        >>> import ember
+        >>> ember.vdot(ember.tensor([1.0, 2.0]), ember.tensor([3.0, 4.0]))
+        tensor(11.)
+    """
+    _check_ranks("vdot", input, other, 1, 1)
+    return Matmul.apply(input, other)
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """Outer product of two vectors.
+
+    Example:
+        >>> import ember
+        >>> ember.outer(ember.tensor([1, 2]), ember.tensor([1, 10]))
+        tensor([[ 1, 10],
+                [ 2, 20]])
+    """
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"outer: expected 1-D tensors, but got {tuple(input.shape)} and "
+                           f"{tuple(vec2.shape)}")
+    return input.reshape(-1, 1) * vec2.reshape(1, -1)
+
+
+def ger(input: Tensor, vec2: Tensor) -> Tensor:
+    """Alias of :func:`outer`.
+
+    Example:
+        >>> import ember
+        >>> ember.ger(ember.tensor([1, 2]), ember.tensor([3])).shape
+        ember.Size([2, 1])
+    """
+    return outer(input, vec2)
+
+
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    """Sum-product over the last dims of both inputs (a plain product when one is 0-d).
+
+    Example:
+        >>> import ember
+        >>> ember.inner(ember.ones(2, 3), ember.ones(4, 3)).shape
+        ember.Size([2, 4])
+    """
+    if input.ndim == 0 or other.ndim == 0:
+        return input * other
+    if input.shape[-1] != other.shape[-1]:
+        raise RuntimeError(f"inner: {tuple(input.shape)} and {tuple(other.shape)}: last "
+                           f"dimensions {input.shape[-1]} and {other.shape[-1]} differ")
+    return tensordot(input, other, ([-1], [-1]))
+
+
+def _scaled(t: Tensor, s) -> Tensor:
+    return t if s == 1 else t * s
+
+
+def _add_scaled(op: str, input: Tensor, prod: Tensor, beta, alpha) -> Tensor:
+    out_shape = tuple(prod.shape)
+    try:
+        shape = tuple(xp.broadcast_shapes(tuple(input.shape), out_shape))
+    except ValueError:
+        shape = None
+    if shape != out_shape:
+        raise RuntimeError(f"{op}: input of shape {tuple(input.shape)} does not broadcast to the "
+                           f"product's shape {out_shape}")
+    prod = _scaled(prod, alpha)
+    if beta == 0:
+        # torch ignores ``input``'s values (nan and inf do not propagate); its gradient is zero
+        return prod + where(Tensor._make(xp.ones((), bool)), 0.0, input)
+    return _scaled(input, beta) + prod
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)``.
+
+    Example:
+        >>> import ember
+        >>> ember.addmm(ember.zeros(2, 2), ember.ones(2, 3), ember.ones(3, 2), alpha=2)
+        tensor([[6., 6.],
+                [6., 6.]])
+    """
+    return _add_scaled("addmm", input, mm(mat1, mat2), beta, alpha)
+
+
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * (mat @ vec)``.
+
+    Example:
+        >>> import ember
+        >>> ember.addmv(ember.ones(2), ember.ones(2, 3), ember.ones(3))
+        tensor([4., 4.])
+    """
+    return _add_scaled("addmv", input, mv(mat, vec), beta, alpha)
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * bmm(batch1, batch2)``.
+
+    Example:
+        >>> import ember
+        >>> ember.baddbmm(ember.zeros(4, 2, 2), ember.ones(4, 2, 3), ember.ones(4, 3, 2)).shape
+        ember.Size([4, 2, 2])
+    """
+    return _add_scaled("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``.
+
+    Example:
+        >>> import ember
+        >>> ember.addbmm(ember.zeros(2, 2), ember.ones(4, 2, 3), ember.ones(4, 3, 2))
+        tensor([[12., 12.],
+                [12., 12.]])
+    """
+    _check_ranks("addbmm", batch1, batch2, 3, 3)
+    if batch1.shape[0] != batch2.shape[0]:
+        raise RuntimeError(f"addbmm: {_shapes(batch1, batch2)}: batch sizes {batch1.shape[0]} "
+                           f"and {batch2.shape[0]} differ")
+    return _add_scaled("addbmm", input, einsum("bij,bjk->ik", batch1, batch2), beta, alpha)
+
+
+def chain_matmul(*matrices: Tensor) -> Tensor:
+    """The product of a chain of matrices, left to right.
+
+    Example:
+        >>> import ember
+        >>> ember.chain_matmul(ember.ones(2, 3), ember.ones(3, 4), ember.ones(4, 1)).shape
+        ember.Size([2, 1])
+    """
+    return linalg_multi_dot(list(matrices))
+
+
+# ---------------------------------------------------------------- einsum, tensordot, kron
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _parse_einsum(equation: str, ndims) -> tuple:
+    """Subscripts per operand and for the output, with ``...`` spelt out as letters."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(ndims):
+        raise RuntimeError(f"einsum(): {len(ins)} operands in the equation {equation!r} but "
+                           f"{len(ndims)} given")
+    for s in ins + [rhs]:
+        bad = set(s.replace("...", "")) - set(_LETTERS)
+        if bad:
+            raise RuntimeError(f"einsum(): invalid subscript given at index "
+                               f"{eq.index(sorted(bad)[0])} in the equation string, subscripts "
+                               f"must be in [a-zA-Z]")
+    free = [c for c in _LETTERS if c not in eq]
+    n_ell = 0
+    for s, nd in zip(ins, ndims, strict=False):
+        if "..." in s:
+            n_ell = max(n_ell, nd - (len(s) - 3))
+    ell = "".join(free[:n_ell])
+    out_ins = []
+    for s, nd in zip(ins, ndims, strict=False):
+        if "..." in s:
+            k = nd - (len(s) - 3)
+            s = s.replace("...", ell[n_ell - k:] if k else "")
+        if len(s) != nd:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(s)}) "
+                               f"does not match the number of dimensions ({nd}) for operand "
+                               f"{len(out_ins)}")
+        out_ins.append(s)
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:
+        counts = {}
+        for s in out_ins:
+            for c in s:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted((c for c in counts if counts[c] == 1 and c not in ell),
+                                   key=lambda c: (c.isupper(), c)))
+    return tuple(out_ins), out
+
+
+@register
+class Einsum(Op):
+    """Einstein summation; the gradient of each operand is an einsum of the others."""
+
+    name = "einsum"
+    promote = "same"
+
+    @staticmethod
+    def forward(ctx, *operands, equation):
+        ins, out = _parse_einsum(equation, [o.ndim for o in operands])
+        ctx.subs, ctx.out = ins, out
+        ctx.shapes = tuple(o.shape for o in operands)
+        ctx.save_for_backward(*operands)
+        eq = ",".join(ins) + "->" + out
+        if len(operands) == 1:
+            return xp.einsum(eq, *operands)
+        return xp.einsum(eq, *operands, optimize=True)
+
+    @staticmethod
+    def backward(ctx, F, g):
+        ops = ctx.saved_tensors
+        grads = []
+        for k, need in enumerate(ctx.needs_input_grad):
+            grads.append(_einsum_grad(F, g, ops, ctx, k) if need else None)
+        return tuple(grads)
+
+
+def _einsum_grad(F, g, ops, ctx, k: int):
+    subs, out = ctx.subs, ctx.out
+    mine = subs[k]
+    others = [s for j, s in enumerate(subs) if j != k]
+    seen = set(out).union(*others) if others else set(out)
+    target = "".join(dict.fromkeys(c for c in mine if c in seen))
+    args = [g] + [o for j, o in enumerate(ops) if j != k]
+    grad = F.einsum(*args, equation=",".join([out] + others) + "->" + target)
+    if target == mine:
+        return _broadcast_back(F, grad, ctx.shapes[k])
+    # spread over letters summed only in this operand, and onto repeated-letter diagonals
+    size = dict(zip(mine, ctx.shapes[k], strict=False))
+    spare = iter(c for c in _LETTERS if c not in "".join(subs) + out)
+    fresh, consts, csubs, first = "", [], [], {}
+    for c in mine:
+        if c in first:
+            f = next(spare)
+            consts.append(xp.eye(size[c], dtype=_np_dtype(grad)))
+            csubs.append(first[c] + f)
+            fresh += f
+            continue
+        first[c] = c
+        fresh += c
+        if c not in target:
+            consts.append(xp.ones(size[c], dtype=_np_dtype(grad)))
+            csubs.append(c)
+    grad = F.einsum(grad, *consts, equation=",".join([target] + csubs) + "->" + fresh)
+    return _broadcast_back(F, grad, ctx.shapes[k])
+
+
+def _broadcast_back(F, grad, shape):
+    """Expand dims the other operands had as 1 (``...`` broadcasting); the engine sums the rest."""
+    have = tuple(grad.shape)
+    if all(h != 1 or s == 1 for h, s in zip(have, shape, strict=True)):
+        return grad
+    return F.expand(grad, shape=tuple(max(h, s) for h, s in zip(have, shape, strict=True)))
+
+
+def _np_dtype(a):
+    return a._data.dtype if isinstance(a, Tensor) else a.dtype
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation over the operands, e.g. ``einsum("ij,jk->ik", a, b)``.
+
+    Example:
+        >>> import ember
+        >>> ember.einsum("ii->", ember.eye(3))
+        tensor(3.)
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise RuntimeError("einsum(): must provide at least one operand")
+    return Einsum.apply(*operands, equation=equation)
+
+
+def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+    """Contract the last ``dims`` dims of ``a`` with the first of ``b`` (or listed dim pairs).
+
+    Example:
+        >>> import ember
+        >>> ember.tensordot(ember.ones(2, 3, 4), ember.ones(3, 4, 5), dims=2).shape
+        ember.Size([2, 5])
+    """
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da, db = dims
+        da = [da] if isinstance(da, int) else list(da)
+        db = [db] if isinstance(db, int) else list(db)
+    if len(da) != len(db):
+        raise RuntimeError(f"tensordot: both dimension lists should have same length, got "
+                           f"{len(da)} and {len(db)}")
+    da = [d % max(a.ndim, 1) for d in da]
+    db = [d % max(b.ndim, 1) for d in db]
+    sa = list(_LETTERS[:a.ndim])
+    sb = list(_LETTERS[a.ndim:a.ndim + b.ndim])
+    for x, y in zip(da, db, strict=False):
+        if a.shape[x] != b.shape[y]:
+            raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has "
+                               f"size {a.shape[x]} in dim {x} and second has size {b.shape[y]} "
+                               f"in dim {y}")
+        sb[y] = sa[x]
+    out = [c for i, c in enumerate(sa) if i not in da] + [c for i, c in enumerate(sb)
+                                                          if i not in db]
+    return Einsum.apply(a, b, equation="".join(sa) + "," + "".join(sb) + "->" + "".join(out))
+
+
+def kron(input: Tensor, other: Tensor) -> Tensor:
+    """Kronecker product (blocks ``input[i] * other``).
+
+    Example:
+        >>> import ember
+        >>> ember.kron(ember.tensor([1, 2]), ember.tensor([1, 10]))
+        tensor([ 1, 10,  2, 20])
+    """
+    nd = max(input.ndim, other.ndim)
+    sa = (1,) * (nd - input.ndim) + tuple(input.shape)
+    sb = (1,) * (nd - other.ndim) + tuple(other.shape)
+    a = input.reshape(tuple(v for s in sa for v in (s, 1)))
+    b = other.reshape(tuple(v for s in sb for v in (1, s)))
+    return (a * b).reshape(tuple(x * y for x, y in zip(sa, sb, strict=False)))
+
+
+def trace(input: Tensor) -> Tensor:
+    """Sum of the main diagonal of a matrix (integers give int64).
+
+    Example:
+        >>> import ember
+        >>> ember.trace(ember.tensor([[1, 2], [3, 4]]))
+        tensor(5)
+    """
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    if input._data.dtype == xp.bool_:
+        raise NotImplementedError("\"trace\" not implemented for 'Bool'")
+    r, c = input.shape
+    if r == c:
+        out = Einsum.apply(input, equation="ii->")
+    else:
+        eye = Tensor._make(xp.eye(r, c, dtype=input._data.dtype))
+        out = Einsum.apply(input, eye, equation="ij,ij->")
+    if out._data.dtype.kind in "biu" and out._data.dtype != xp.int64:
+        out = out.to(dtypes.int64)
+    return out
+
+
+# ---------------------------------------------------------------- torch.linalg
+
+
+def _square_check(op: str, a: Tensor) -> None:
+    if a.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are "
+                           f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    if a._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
+                           f"{_dname(a)}")
+
+
+def _singular(op: str) -> LinAlgError:
+    return LinAlgError(f"{op}: The input matrix is singular, so the operation could not be "
+                       f"completed.")
+
+
+def _call(op_cls, *args, **params):
+    """Run a linalg op, giving a singular-matrix failure torch's type and the public name."""
+    try:
+        return op_cls.apply(*args, **params)
+    except LinAlgError as e:
+        raise LinAlgError(str(e).removeprefix(op_cls.name + ": ")) from None
+
+
+@register
+class LinalgInv(Op):
+    name = "linalg_inv"
+
+    @staticmethod
+    def forward(ctx, a):
+        try:
+            out = xp.linalg.inv(a)
+        except xp.linalg.LinAlgError:
+            raise _singular("linalg.inv") from None
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, F, g):
+        (inv,) = ctx.saved_tensors
+        inv_t = F.swap_last(inv)
+        return -F.matmul(F.matmul(inv_t, g), inv_t)
+
+
+@register
+class LinalgDet(Op):
+    name = "linalg_det"
+
+    @staticmethod
+    def forward(ctx, a):
+        out = xp.linalg.det(a)
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, F, g):
+        a, det = ctx.saved_tensors
+        lift = tuple(g.shape) + (1, 1)
+        try:
+            # d det / dA = det * inv(A)^T for invertible A
+            return F.reshape(g * det, shape=lift) * F.swap_last(F.linalg_inv(a))
+        except LinAlgError:
+            # singular: the cofactor matrix from an SVD (a constant for higher orders)
+            return F.reshape(g, shape=lift) * _cofactor(a._data if isinstance(a, Tensor) else a)
+
+
+def _cofactor(a):
+    """The cofactor matrix ``adj(A)^T`` of (a batch of) matrices, valid when ``A`` is singular."""
+    u, sv, vh = xp.linalg.svd(a)
+    n = sv.shape[-1]
+    others = xp.stack([xp.prod(xp.delete(sv, i, axis=-1), axis=-1) for i in range(n)], axis=-1)
+    sign = xp.linalg.det(u) * xp.linalg.det(vh)
+    return (u * others[..., None, :]) @ vh * sign[..., None, None]
+
+
+@register
+class LinalgSlogdet(Op):
+    name = "linalg_slogdet"
+    nondiff_outputs = (0,)
+
+    @staticmethod
+    def forward(ctx, a):
+        sign, logabs = xp.linalg.slogdet(a)
+        ctx.save_for_backward(a)
+        return xp.asarray(sign, a.dtype), xp.asarray(logabs, a.dtype)
+
+    @staticmethod
+    def backward(ctx, F, _gs, g):
+        (a,) = ctx.saved_tensors
+        return F.reshape(g, shape=tuple(g.shape) + (1, 1)) * F.swap_last(F.linalg_inv(a))
+
+
+@register
+class LinalgSolve(Op):
+    """``X`` with ``A @ X = B`` for matrices ``B`` (batch dims broadcast)."""
+
+    name = "linalg_solve"
+    promote = "same"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        try:
+            out = xp.linalg.solve(a, b)
+        except xp.linalg.LinAlgError:
+            raise _singular("linalg.solve") from None
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, F, g):
+        a, x = ctx.saved_tensors
+        gb = F.linalg_solve(F.swap_last(a), g)
+        ga = -F.matmul(gb, F.swap_last(x)) if ctx.needs_input_grad[0] else None
+        return ga, gb
+
+
+@register
+class LinalgSvdvals(Op):
+    """Singular values, largest first. Its gradient is first-order only (U and V are constants)."""
+
+    name = "linalg_svdvals"
+
+    @staticmethod
+    def forward(ctx, a):
+        if not ctx.recording:
+            return xp.linalg.svd(a, compute_uv=False)
+        u, s, vh = xp.linalg.svd(a, full_matrices=False)
+        ctx.save_for_backward(u, vh)
+        return s
+
+    @staticmethod
+    def backward(ctx, F, g):
+        u, vh = ctx.saved_tensors
+        return F.matmul(u * F.reshape(g, shape=tuple(g.shape[:-1]) + (1, g.shape[-1])), vh)
+
+
+@register
+class LinalgCholesky(Op):
+    """Lower Cholesky factor ``L`` of a symmetric positive-definite ``A = L @ L.mT``."""
+
+    name = "linalg_cholesky"
+
+    @staticmethod
+    def forward(ctx, a):
+        try:
+            out = xp.linalg.cholesky(a)
+        except xp.linalg.LinAlgError:
+            raise LinAlgError("linalg.cholesky: The factorization could not be completed because "
+                              "the input is not positive-definite.") from None
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, F, g):
+        # gA = L^-T phi(L^T tril(g)) L^-1, symmetrised; phi keeps the lower triangle, half diagonal
+        (low,) = ctx.saved_tensors
+        n = low.shape[-1]
+        lower = xp.tril(xp.ones((n, n), bool))
+        eye = xp.eye(n, dtype=bool)
+        inv = F.linalg_inv(low)
+        m = F.matmul(F.swap_last(low), F.where(lower, g, 0.0))
+        phi = F.where(eye, m * 0.5, F.where(lower, m, 0.0))
+        s = F.matmul(F.matmul(F.swap_last(inv), phi), inv)
+        return (s + F.swap_last(s)) * 0.5
+
+
+@register
+class LinalgEigh(Op):
+    """Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric matrix."""
+
+    name = "linalg_eigh"
+
+    @staticmethod
+    def forward(ctx, a, uplo="L"):
+        w, v = xp.linalg.eigh(a, UPLO=uplo)
+        ctx.save_for_backward(w, v)
+        return w, v
+
+    @staticmethod
+    def backward(ctx, F, gw, gv):
+        # gA = V (diag(gw) + (V^T gV - gV^T V) / 2 / (w_j - w_i)) V^T (distinct eigenvalues)
+        w, v = ctx.saved_tensors
+        n = w.shape[-1]
+        eye = xp.eye(n, dtype=bool)
+        vt = F.swap_last(v)
+        inner = F.where(eye, F.reshape(gw, shape=tuple(gw.shape) + (1,)), 0.0)
+        if gv is not None:
+            p = F.matmul(vt, gv)
+            gap = F.reshape(w, shape=tuple(w.shape[:-1]) + (1, n)) - F.reshape(
+                w, shape=tuple(w.shape) + (1,))
+            safe = F.where(eye, 1.0, gap)
+            inner = inner + F.where(eye, 0.0, (p - F.swap_last(p)) * 0.5 / safe)
+        return F.matmul(F.matmul(v, inner), vt)
+
+
+@register
+class LinalgQr(Op):
+    """``A = Q @ R`` with orthonormal columns in ``Q`` and upper-triangular ``R``."""
+
+    name = "linalg_qr"
+
+    @staticmethod
+    def forward(ctx, a, mode="reduced"):
+        q, r = xp.linalg.qr(a, mode=mode)
+        ctx.mode, ctx.shape = mode, a.shape
+        ctx.save_for_backward(q, r)
+        return q, r
+
+    @staticmethod
+    def backward(ctx, F, gq, gr):
+        m, n = ctx.shape[-2:]
+        if m < n or (ctx.mode == "complete" and m > n):
+            raise NotImplementedError("linalg.qr: the derivative is implemented only for inputs "
+                                      "with at least as many rows as columns, with "
+                                      "mode='reduced' (or square inputs)")
+        # M = R gR^T - gQ^T Q; gA = (gQ + Q copyltu(M)) R^-T, copyltu mirrors the lower triangle
+        q, r = ctx.saved_tensors
+        mm_ = F.matmul(r, F.swap_last(gr)) - F.matmul(F.swap_last(gq), q)
+        strict = xp.tril(xp.ones((n, n), bool), -1)
+        low = F.where(strict | xp.eye(n, dtype=bool), mm_, 0.0)
+        sym = low + F.swap_last(F.where(strict, mm_, 0.0))
+        return F.matmul(gq + F.matmul(q, sym), F.swap_last(F.linalg_inv(r)))
+
+
+def linalg_inv(A: Tensor) -> Tensor:
+    """``torch.linalg.inv``: the inverse of (a batch of) square matrices.
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.inv(ember.tensor([[2.0, 0.0], [0.0, 4.0]]))
+        tensor([[0.5000, 0.0000],
+                [0.0000, 0.2500]])
+    """
+    _square_check("linalg.inv", A)
+    return _call(LinalgInv, A)
+
+
+def inverse(input: Tensor) -> Tensor:
+    """Alias of ``linalg.inv``.
+
+    Example:
+        >>> import ember
+        >>> ember.inverse(ember.tensor([[2.0]]))
+        tensor([[0.5000]])
+    """
+    return linalg_inv(input)
+
+
+def linalg_det(A: Tensor) -> Tensor:
+    """``torch.linalg.det``: the determinant of (a batch of) square matrices.
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.det(ember.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        tensor(-2.)
+    """
+    _square_check("linalg.det", A)
+    return LinalgDet.apply(A)
+
+
+def det(input: Tensor) -> Tensor:
+    """Alias of ``linalg.det``.
+
+    Example:
+        >>> import ember
+        >>> ember.det(ember.eye(3))
+        tensor(1.)
+    """
+    return linalg_det(input)
+
+
+def linalg_slogdet(A: Tensor):
+    """``(sign, logabsdet)`` of the determinant, computed without overflow.
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.slogdet(ember.tensor([[-2.0, 0.0], [0.0, 1.0]])).sign
+        tensor(-1.)
+    """
+    _square_check("linalg.slogdet", A)
+    return ReturnSlogdet(*LinalgSlogdet.apply(A))
+
+
+def slogdet(input: Tensor):
+    """Alias of ``linalg.slogdet``.
+
+    Example:
+        >>> import ember
+        >>> ember.slogdet(ember.eye(2)).logabsdet
+        tensor(0.)
+    """
+    return linalg_slogdet(input)
+
+
+def logdet(input: Tensor) -> Tensor:
+    """``log(det(input))``: nan for a negative determinant, -inf for a singular matrix.
+
+    Example:
+        >>> import ember
+        >>> ember.logdet(ember.tensor([[2.0, 0.0], [0.0, 2.0]]))
+        tensor(1.3863)
+    """
+    sign, logabs = linalg_slogdet(input)
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        shift = xp.asarray(xp.log(sign._data))
+    return logabs + Tensor._make(shift)
+
+
+def linalg_solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+    """``torch.linalg.solve``: ``X`` with ``A @ X = B`` (``X @ A = B`` if ``left=False``).
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.solve(ember.tensor([[2.0, 0.0], [0.0, 4.0]]), ember.tensor([2.0, 2.0]))
+        tensor([1.0000, 0.5000])
+    """
+    _square_check("linalg.solve", A)
+    if not left:
+        return linalg_solve(A.mT, B.mT).mT
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    Bm = B.unsqueeze(-1) if vector else B
+    if Bm.ndim < 2 or Bm.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = B "
+                           f"({A.shape[-2]}x{A.shape[-1]} and "
+                           f"{'x'.join(str(s) for s in B.shape)})")
+    X = _call(LinalgSolve, A, Bm)
+    return X.squeeze(-1) if vector else X
+
+
+def linalg_svdvals(A: Tensor) -> Tensor:
+    """``torch.linalg.svdvals``: singular values in descending order.
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.svdvals(ember.tensor([[3.0, 0.0], [0.0, -4.0]]))
+        tensor([4., 3.])
+    """
+    if A.ndim < 2:
+        raise RuntimeError("linalg.svdvals: The input tensor A must have at least 2 dimensions.")
+    return LinalgSvdvals.apply(A)
+
+
+def linalg_cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
+    """``torch.linalg.cholesky``: ``L`` with ``A = L @ L.mT`` (``L.mT`` if ``upper``).
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.cholesky(ember.tensor([[4.0, 2.0], [2.0, 5.0]]))
+        tensor([[2., 0.],
+                [1., 2.]])
+    """
+    _square_check("linalg.cholesky", A)
+    low = _call(LinalgCholesky, A)
+    return low.mT if upper else low
+
+
+def linalg_eigh(A: Tensor, UPLO: str = "L"):
+    """``torch.linalg.eigh``: ``(eigenvalues, eigenvectors)`` of a symmetric matrix, eigenvalues
+    ascending; the gradient assumes distinct eigenvalues.
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.eigh(ember.tensor([[2.0, 0.0], [0.0, 1.0]])).eigenvalues
+        tensor([1., 2.])
+    """
+    _square_check("linalg.eigh", A)
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"linalg.eigh: Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    return ReturnEigh(*LinalgEigh.apply(A, uplo=UPLO))
+
+
+def linalg_eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
+    """``torch.linalg.eigvalsh``: the eigenvalues of a symmetric matrix, ascending.
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.eigvalsh(ember.tensor([[2.0, 1.0], [1.0, 2.0]]))
+        tensor([1., 3.])
+    """
+    return linalg_eigh(A, UPLO).eigenvalues
+
+
+def linalg_qr(A: Tensor, mode: str = "reduced"):
+    """``torch.linalg.qr``: ``(Q, R)`` with ``A = Q @ R`` (``mode`` is ``'reduced'`` or
+    ``'complete'``).
+
+    Example:
+        >>> import ember
+        >>> Q, R = ember.linalg.qr(ember.tensor([[3.0, 1.0], [4.0, 2.0]]))
+        >>> bool(((Q @ R) - ember.tensor([[3.0, 1.0], [4.0, 2.0]])).abs().max() < 1e-5)
+        True
+    """
+    if A.ndim < 2:
+        raise RuntimeError("linalg.qr: The input tensor A must have at least 2 dimensions.")
+    if mode not in ("reduced", "complete"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
+                           f"'reduced' (default), 'complete'")
+    if A._data.dtype.kind != "f":
+        raise RuntimeError(f"linalg.qr: Expected a floating point or complex tensor as input. Got "
+                           f"{_dname(A)}")
+    return ReturnQr(*LinalgQr.apply(A, mode=mode))
+
+
+def linalg_matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,
+                       dtype=None) -> Tensor:
+    """``torch.linalg.matrix_norm``: ``'fro'``, ``'nuc'``, ``inf``, ``-inf``, ``1``, ``-1``, ``2``,
+    ``-2`` norms over the two dims ``dim``.
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.matrix_norm(ember.tensor([[1.0, -2.0], [3.0, 4.0]]), ord=1)
+        tensor(6.)
+    """
+    if dtype is not None:
+        A = A.to(dtype)
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if A._data.dtype.kind != "f":
+        raise RuntimeError(f"linalg.matrix_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {_dname(A)}")
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {tuple(dim)}")
+    d0, d1 = (d % A.ndim for d in dim)
+    if d0 == d1:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({d0}, {d1})")
+    if ord == "fro":
+        return vector_norm(A, 2, (d0, d1), keepdim)
+    if ord in ("nuc", 2, -2):
+        rest = [i for i in range(A.ndim) if i not in (d0, d1)]
+        s = linalg_svdvals(A.permute(*rest, d0, d1))
+        out = s.sum(-1) if ord == "nuc" else amax(s, -1) if ord == 2 else amin(s, -1)
+        if keepdim:
+            out = out.unsqueeze(min(d0, d1)).unsqueeze(max(d0, d1))
+        return out
+    if ord in (math.inf, -math.inf, 1, -1):
+        inner_dim, outer_dim = (d1, d0) if abs(ord) == math.inf else (d0, d1)
+        sums = _sum(A.abs(), inner_dim, True)
+        out = (amax if ord > 0 else amin)(sums, outer_dim, True)
+        if not keepdim:
+            out = out.squeeze(max(d0, d1)).squeeze(min(d0, d1))
+        return out
+    raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+
+
+def linalg_vector_norm(x: Tensor, ord: float = 2, dim=None, keepdim: bool = False, *,
+                       dtype=None) -> Tensor:
+    """``torch.linalg.vector_norm`` (see :func:`ember.ops.reduction.vector_norm`).
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.vector_norm(ember.tensor([3.0, -4.0]), ord=1)
+        tensor(7.)
+    """
+    return _vector_norm(x, ord, dim, keepdim, dtype, "linalg.vector_norm")
+
+
+def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """``torch.linalg.norm``: a vector norm (1 dim, or 1-D input) or a matrix norm (2 dims, or
+    2-D input with ``ord``); ``ord=None`` and ``dim=None`` give the 2-norm of all elements.
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.norm(ember.tensor([[3.0, 0.0], [4.0, 0.0]]))
+        tensor(5.)
+    """
+    if isinstance(dim, int):
+        dim = (dim,)
+    if dim is not None:
+        if len(dim) == 1:
+            return _vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype, "linalg.norm")
+        return linalg_matrix_norm(A, "fro" if ord is None else ord, dim, keepdim, dtype=dtype)
+    if ord is None:
+        return _vector_norm(A, 2, None, keepdim, dtype, "linalg.norm")
+    if A.ndim == 1:
+        return _vector_norm(A, ord, None, keepdim, dtype, "linalg.norm")
+    if A.ndim == 2:
+        return linalg_matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
+    raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D "
+                       f"or 2D. Got {A.ndim}D.")
+
+
+def linalg_multi_dot(tensors) -> Tensor:
+    """``torch.linalg.multi_dot``: the product of matrices (first and last may be vectors).
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.multi_dot([ember.ones(3), ember.ones(3, 2), ember.ones(2)])
+        tensor(6.)
+    """
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = Matmul.apply(out, t)
+    return out
+
+
+def linalg_vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
+    """``torch.linalg.vecdot``: ``sum(x * y, dim)`` with broadcasting.
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.vecdot(ember.tensor([1.0, 2.0]), ember.tensor([3.0, 4.0]))
+        tensor(11.)
+    """
+    return _sum(x * y, dim)
+
+
+install_methods({
+    "matmul": matmul, "__matmul__": matmul,
+    "__rmatmul__": lambda self, other: matmul(other, self),
+    "mm": mm, "bmm": bmm, "mv": mv, "dot": dot, "vdot": vdot, "inner": inner,
+    "outer": outer, "ger": ger, "addmm": addmm, "addmv": addmv, "addbmm": addbmm,
+    "baddbmm": baddbmm, "kron": kron, "trace": trace, "det": det, "logdet": logdet,
+    "slogdet": slogdet, "inverse": inverse,
+})

@@ -1,15 +1,85 @@
-"""Reductions: sum, mean and friends, plus ``sum_to`` (the adjoint of broadcasting)."""
+"""Reductions: sum, mean, prod, max/min, var/std, norms, scans, softmax and friends.
+
+Reductions over several dims take ``dim`` as an int, a tuple or None (all dims);
+``dim=()`` also means all dims, as in torch. Gradients of max-like reductions
+split evenly among tied elements (torch's rule), while the ``(values, indices)``
+forms send the gradient to the selected index only.
+"""
 
 from __future__ import annotations
+
+import math
+import warnings
+from collections import namedtuple
 
 from .. import dtypes
 from ..backend import xp
 from ..tensor import Tensor
-from ._util import kept_shape, norm_dims
+from ._util import kept_shape, norm_dim, norm_dims
+from .elementwise import cast
 from .registry import Op, install_methods, register
 
-__all__ = ["sum", "mean", "sum_to_size"]
+__all__ = ["sum", "mean", "sum_to_size", "prod", "max", "min", "amax", "amin", "aminmax",
+           "argmax", "argmin", "var", "std", "var_mean", "std_mean", "logsumexp", "norm",
+           "cumsum", "cumprod", "all", "any", "count_nonzero", "median", "nansum", "nanmean",
+           "softmax", "log_softmax"]
 
+_pymax = max  # the builtin, before this module's ``max`` shadows it
+
+#: ``torch.return_types``-like results: tuples with named fields
+ReturnMax = namedtuple("max", ["values", "indices"])
+ReturnMin = namedtuple("min", ["values", "indices"])
+ReturnMedian = namedtuple("median", ["values", "indices"])
+ReturnAminmax = namedtuple("aminmax", ["min", "max"])
+for _rt in (ReturnMax, ReturnMin, ReturnMedian, ReturnAminmax):
+    _rt.__module__ = "ember.return_types"
+
+
+def _axes(dim, ndim: int, op: str):
+    """Normalised reduction axes; None (all dims) for ``dim=None`` and ``dim=()``."""
+    axes = norm_dims(dim, ndim, op)
+    return axes or None
+
+
+def _numel(shape, axes) -> int:
+    n = 1
+    for i, s in enumerate(shape):
+        if axes is None or i in axes:
+            n *= s
+    return n
+
+
+def _dname(t) -> str:
+    """torch's capitalised scalar-type name (Float, Double, Long, ...)."""
+    name = (t.dtype if isinstance(t, Tensor) else t).name
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "bool": "Bool"}.get(name, name.capitalize())
+
+
+def _drop_dims(out, dim, keepdim: bool):
+    """A keepdims result reshaped to the shape without the reduced dims unless ``keepdim``."""
+    if keepdim:
+        return out
+    return out.reshape(tuple(s for i, s in enumerate(out.shape) if dim is not None
+                             and i not in dim))
+
+
+def _grad_kept(F, g, ctx):
+    """The output gradient reshaped so it broadcasts against the input."""
+    if ctx.keepdim:
+        return g
+    return F.reshape(g, shape=kept_shape(ctx.in_shape, ctx.dim))
+
+
+def _int_to_long(x, dtype):
+    """torch's accumulation dtype: integers and bools sum into int64 unless told otherwise."""
+    if dtype is not None:
+        return dtype.np
+    return xp.dtype(xp.int64) if x.dtype.kind in "biu" else None
+
+
+# ---------------------------------------------------------------- sum, mean, prod
 
 
 @register
@@ -46,15 +116,11 @@ class Sum(Op):
     @staticmethod
     def forward(ctx, x, dim, keepdim, dtype=None):
         ctx.in_shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
-        if dtype is None and x.dtype.kind in "biu":
-            dtype = dtypes.int64
-        return xp.sum(x, axis=dim, keepdims=keepdim, dtype=None if dtype is None else dtype.np)
+        return xp.sum(x, axis=dim, keepdims=keepdim, dtype=_int_to_long(x, dtype))
 
     @staticmethod
     def backward(ctx, F, g):
-        if not ctx.keepdim:
-            g = F.reshape(g, shape=kept_shape(ctx.in_shape, ctx.dim))
-        return F.expand(g, shape=ctx.in_shape)
+        return F.expand(_grad_kept(F, g, ctx), shape=ctx.in_shape)
 
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
@@ -65,14 +131,14 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
         >>> ember.sum(ember.tensor([[1, 2], [3, 4]]), dim=0)
         tensor([4, 6])
     """
-    axes = norm_dims(dim, input.ndim, "sum")
+    axes = _axes(dim, input.ndim, "sum")
     if dtype is not None:
         dtype = dtypes.to_dtype(dtype)
     return Sum.apply(input, dim=axes, keepdim=keepdim, dtype=dtype)
 
 
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    """Arithmetic mean over ``dim``; floating inputs only, as in torch.
+    """Arithmetic mean over ``dim``; floating inputs only, as in torch. Empty means are nan.
 
     Example:
         >>> import ember
@@ -80,25 +146,14 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
         tensor(2.)
     """
     if dtype is not None:
-        input = input.to(dtype)
+        input = cast(input, dtype)
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {_dname(input)}")
-    axes = norm_dims(dim, input.ndim, "mean")
-    n = input._data.size if axes is None else _prod(input._data.shape[a] for a in axes)
-    return Sum.apply(input, dim=axes, keepdim=keepdim) / max(n, 0) if n else \
-        Sum.apply(input, dim=axes, keepdim=keepdim) * float("nan")
-
-
-def _prod(it) -> int:
-    n = 1
-    for s in it:
-        n *= s
-    return n
-
-
-def _dname(t: Tensor) -> str:
-    return t.dtype.name.capitalize().replace("Int64", "Long").replace("Float32", "Float")
+    axes = _axes(dim, input.ndim, "mean")
+    n = _numel(input._data.shape, axes)
+    total = Sum.apply(input, dim=axes, keepdim=keepdim)
+    return total / n if n else total * math.nan
 
 
 def sum_to_size(input: Tensor, *size) -> Tensor:
@@ -113,4 +168,906 @@ def sum_to_size(input: Tensor, *size) -> Tensor:
     return SumTo.apply(input, shape=shape_arg(size))
 
 
-install_methods({"sum": sum, "mean": mean, "sum_to_size": sum_to_size})
+@register
+class Prod(Op):
+    """Product over one dim (or all); the gradient is exact when the input has zeros."""
+
+    name = "prod"
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, dtype=None):
+        ctx.in_shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        out = xp.prod(x, axis=dim, keepdims=keepdim, dtype=_int_to_long(x, dtype))
+        if ctx.recording:
+            zero = x == 0
+            nz = zero.sum(axis=dim, keepdims=True)
+            # no zero in the slice: prod / x; one zero: the others' product at the zero only
+            ctx.save_for_backward(x, zero, nz == 0, zero & (nz == 1))
+        return out
+
+    @staticmethod
+    def backward(ctx, F, g):
+        x, zero, none, single = ctx.saved_tensors
+        g = _grad_kept(F, g, ctx)
+        x_nz = F.where(zero, 1.0, x)
+        p = F.prod(x_nz, dim=ctx.dim, keepdim=True, dtype=None)
+        return F.where(none, g * p / x_nz, F.where(single, g * p, 0.0))
+
+
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Product of the elements (over one ``dim``); integers and bools give int64.
+
+    Example:
+        >>> import ember
+        >>> ember.prod(ember.tensor([[1, 2], [3, 4]]), dim=1)
+        tensor([ 2, 12])
+    """
+    if isinstance(dim, (tuple, list)):
+        raise TypeError("prod(): argument 'dim' must be int, not tuple")
+    axes = None if dim is None or input.ndim == 0 else (norm_dim(dim, input.ndim, "prod"),)
+    if dtype is not None:
+        dtype = dtypes.to_dtype(dtype)
+    return Prod.apply(input, dim=axes, keepdim=keepdim, dtype=dtype)
+
+
+# ---------------------------------------------------------------- max-like reductions
+
+
+class _EvenSplit(Op):
+    """A reduction picking a value; the gradient is shared evenly by the elements equal to it."""
+
+    @staticmethod
+    def _reduce(x, dim, keepdim):
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx, x, dim, keepdim):
+        ctx.in_shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        out = cls._reduce(x, dim, keepdim)
+        if ctx.recording:
+            kept = out if keepdim else out.reshape(kept_shape(x.shape, dim))
+            mask = x == kept
+            count = mask.sum(axis=dim, keepdims=True)
+            ctx.save_for_backward(mask, 1.0 / xp.maximum(count, 1).astype(x.dtype))
+        return out
+
+    @staticmethod
+    def backward(ctx, F, g):
+        mask, scale = ctx.saved_tensors
+        return F.where(mask, _grad_kept(F, g, ctx) * scale, 0.0)
+
+
+@register
+class Amax(_EvenSplit):
+    name = "amax"
+
+    @staticmethod
+    def _reduce(x, dim, keepdim):
+        return xp.max(x, axis=dim, keepdims=keepdim)
+
+
+@register
+class Amin(_EvenSplit):
+    name = "amin"
+
+    @staticmethod
+    def _reduce(x, dim, keepdim):
+        return xp.min(x, axis=dim, keepdims=keepdim)
+
+
+@register
+class MedianAll(_EvenSplit):
+    """The lower median of all elements (nan if any is nan)."""
+
+    name = "median_all"
+
+    @staticmethod
+    def _reduce(x, dim, keepdim):
+        flat = xp.sort(x.reshape(-1))
+        if flat.size == 0:
+            val = xp.asarray(xp.nan, x.dtype) if x.dtype.kind == "f" else xp.asarray(0, x.dtype)
+        else:
+            val = flat[(flat.size - 1) // 2]
+            if x.dtype.kind == "f" and xp.isnan(flat[-1]):
+                val = flat[-1]
+        return xp.asarray(val, x.dtype).reshape((1,) * x.ndim if keepdim else ())
+
+
+def _check_nonempty(input: Tensor, axes, op: str) -> None:
+    shape = input._data.shape
+    if axes is None:
+        if input._data.size == 0:
+            raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() "
+                               f"== 0. Specify the reduction dim with the 'dim' argument.")
+        return
+    for a in axes:
+        if input.ndim and shape[a] == 0:
+            raise IndexError(f"{op}(): Expected reduction dim {a} to have non-zero size.")
+
+
+def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Maximum over ``dim`` (all dims by default); ties share the gradient evenly.
+
+    Example:
+        >>> import ember
+        >>> ember.amax(ember.tensor([[1, 5], [7, 2]]), dim=1)
+        tensor([5, 7])
+    """
+    axes = _axes(dim, input.ndim, "amax")
+    _check_nonempty(input, axes, "amax")
+    return Amax.apply(input, dim=axes, keepdim=keepdim)
+
+
+def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Minimum over ``dim`` (all dims by default); ties share the gradient evenly.
+
+    Example:
+        >>> import ember
+        >>> ember.amin(ember.tensor([[1, 5], [7, 2]]), dim=1)
+        tensor([1, 2])
+    """
+    axes = _axes(dim, input.ndim, "amin")
+    _check_nonempty(input, axes, "amin")
+    return Amin.apply(input, dim=axes, keepdim=keepdim)
+
+
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False):
+    """``(min, max)`` over ``dim`` (or all elements) as a named tuple.
+
+    Example:
+        >>> import ember
+        >>> ember.aminmax(ember.tensor([3, 1, 2])).max
+        tensor(3)
+    """
+    d = () if dim is None else dim
+    axes = None if dim is None else _axes(dim, input.ndim, "aminmax")
+    _check_nonempty(input, axes, "aminmax")
+    return ReturnAminmax(amin(input, d, keepdim), amax(input, d, keepdim))
+
+
+class _IndexPick(Op):
+    """``(values, indices)`` along one dim; the gradient goes to the picked element only."""
+
+    nondiff_outputs = (1,)
+
+    @staticmethod
+    def _index(x, dim):
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx, x, dim, keepdim):
+        ctx.in_shape, ctx.dim, ctx.keepdim = x.shape, (dim,), keepdim
+        if x.ndim == 0:
+            ctx.dim = None
+            ctx.save_for_backward(xp.ones((), bool))
+            return x.copy(), xp.zeros((), xp.int64)
+        idx = cls._index(x, dim).astype(xp.int64)
+        vals = xp.take_along_axis(x, idx, axis=dim)
+        if ctx.recording:
+            pos = xp.arange(x.shape[dim]).reshape((-1,) + (1,) * (x.ndim - dim - 1))
+            ctx.save_for_backward(pos == idx)
+        if not keepdim:
+            vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+        return vals, idx
+
+    @staticmethod
+    def backward(ctx, F, g, _gi):
+        (mask,) = ctx.saved_tensors
+        return F.where(mask, _grad_kept(F, g, ctx), 0.0)
+
+
+def _nan_first(x, dim, idx):
+    """Where a slice has a nan, pick its first nan (torch propagates nan)."""
+    if x.dtype.kind != "f":
+        return idx
+    isnan = xp.isnan(x)
+    has = isnan.any(axis=dim, keepdims=True)
+    if not has.any():
+        return idx
+    return xp.where(has, xp.argmax(isnan, axis=dim, keepdims=True), idx)
+
+
+@register
+class MaxDim(_IndexPick):
+    name = "max_dim"
+
+    @staticmethod
+    def _index(x, dim):
+        return xp.argmax(x, axis=dim, keepdims=True)
+
+
+@register
+class MinDim(_IndexPick):
+    name = "min_dim"
+
+    @staticmethod
+    def _index(x, dim):
+        return xp.argmin(x, axis=dim, keepdims=True)
+
+
+@register
+class MedianDim(_IndexPick):
+    name = "median_dim"
+
+    @staticmethod
+    def _index(x, dim):
+        if x.shape[dim] == 0:
+            return xp.zeros(kept_shape(x.shape, (dim,)), xp.int64)
+        order = xp.argsort(x, axis=dim, kind="stable")
+        k = (x.shape[dim] - 1) // 2
+        idx = xp.take(order, [k], axis=dim)
+        return _nan_first(x, dim, idx)
+
+
+def _max_min(input, dim, keepdim, other, op: str, reduce_op, pick_op, ret):
+    if isinstance(dim, Tensor) and other is None:
+        dim, other = None, dim
+    if other is not None:
+        from . import elementwise
+        if op == "max":
+            return elementwise.maximum(input, other)
+        minimum = getattr(elementwise, "minimum", None)
+        if minimum is not None:
+            return minimum(input, other)
+        return -elementwise.maximum(-input, -other)
+    if dim is None:
+        _check_nonempty(input, None, op)
+        return reduce_op.apply(input, dim=None, keepdim=False)
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{op}(): argument 'dim' must be int, not {type(dim).__name__}")
+    d = norm_dim(dim, input.ndim, op)
+    if input.ndim:
+        _check_nonempty(input, (d,), op)
+    return ret(*pick_op.apply(input, dim=d, keepdim=keepdim))
+
+
+def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
+    """``max(input)``: the largest value; ``max(input, dim)``: ``(values, indices)``;
+    ``max(input, other)``: the elementwise maximum.
+
+    Example:
+        >>> import ember
+        >>> ember.max(ember.tensor([[1, 5], [7, 2]]), dim=1).indices
+        tensor([1, 0])
+    """
+    return _max_min(input, dim, keepdim, other, "max", Amax, MaxDim, ReturnMax)
+
+
+def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
+    """``min(input)``: the smallest value; ``min(input, dim)``: ``(values, indices)``;
+    ``min(input, other)``: the elementwise minimum.
+
+    Example:
+        >>> import ember
+        >>> ember.min(ember.tensor([[1, 5], [7, 2]]), dim=1).values
+        tensor([1, 2])
+    """
+    return _max_min(input, dim, keepdim, other, "min", Amin, MinDim, ReturnMin)
+
+
+def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
+    """The lower median of all elements, or ``(values, indices)`` along ``dim``.
+
+    Example:
+        >>> import ember
+        >>> ember.median(ember.tensor([1.0, 4.0, 2.0, 3.0]))
+        tensor(2.)
+    """
+    if input._data.dtype == xp.bool_:
+        raise NotImplementedError("\"median_cpu\" not implemented for 'Bool'")
+    if dim is None:
+        return MedianAll.apply(input, dim=None, keepdim=False)
+    d = norm_dim(dim, input.ndim, "median")
+    if input.ndim:
+        _check_nonempty(input, (d,), "median")
+    return ReturnMedian(*MedianDim.apply(input, dim=d, keepdim=keepdim))
+
+
+@register
+class Argmax(Op):
+    name = "argmax"
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, largest=True):
+        fn = xp.argmax if largest else xp.argmin
+        if dim is None:
+            out = fn(x.reshape(-1)).astype(xp.int64)
+            return out.reshape((1,) * x.ndim) if keepdim else xp.asarray(out)
+        if x.ndim == 0:
+            return xp.zeros((), xp.int64)
+        # NumPy's argmax/argmin, like torch, pick the first nan of a slice that has one
+        idx = fn(x, axis=dim, keepdims=True).astype(xp.int64)
+        return idx if keepdim else idx.squeeze(dim)
+
+
+def _arg(input, dim, keepdim, op, largest):
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{op}(): argument 'dim' must be int, not tuple")
+    if input._data.dtype == xp.bool_:
+        raise RuntimeError(f"{op}(): does not support bool input")
+    if dim is None:
+        if input._data.size == 0:
+            raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() "
+                             f"== 0.")
+        return Argmax.apply(input, dim=None, keepdim=keepdim, largest=largest)
+    d = norm_dim(dim, input.ndim, op)
+    if input.ndim:
+        _check_nonempty(input, (d,), op)
+    return Argmax.apply(input, dim=d, keepdim=keepdim, largest=largest)
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the largest value (of the flattened input when ``dim`` is None).
+
+    Example:
+        >>> import ember
+        >>> ember.argmax(ember.tensor([[1, 5], [7, 2]]))
+        tensor(2)
+    """
+    return _arg(input, dim, keepdim, "argmax", True)
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the smallest value (of the flattened input when ``dim`` is None).
+
+    Example:
+        >>> import ember
+        >>> ember.argmin(ember.tensor([[1, 5], [7, 2]]), dim=0)
+        tensor([0, 1])
+    """
+    return _arg(input, dim, keepdim, "argmin", False)
+
+
+# ---------------------------------------------------------------- variance
+
+
+@register
+class Var(Op):
+    """Variance with ``correction`` (Bessel's correction is 1)."""
+
+    name = "var"
+
+    @staticmethod
+    def forward(ctx, x, dim, correction, keepdim):
+        ctx.in_shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        n = _numel(x.shape, dim)
+        denom = _pymax(n - correction, 0)
+        ctx.n, ctx.denom = n, denom
+        ctx.save_for_backward(x)
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            d = x - x.mean(axis=dim, keepdims=True) if n else x
+            return xp.sum(d * d, axis=dim, keepdims=keepdim) / x.dtype.type(denom)
+
+    @staticmethod
+    def backward(ctx, F, g):
+        (x,) = ctx.saved_tensors
+        n, denom = ctx.n, ctx.denom
+        scale = 2.0 / denom if denom else math.nan
+        centred = x - F.sum(x, dim=ctx.dim, keepdim=True, dtype=None) * (1.0 / _pymax(n, 1))
+        return _grad_kept(F, g, ctx) * scale * centred
+
+
+def _var_args(input, dim, unbiased, correction, keepdim, op):
+    if isinstance(dim, bool) and unbiased is None and correction is None:
+        dim, unbiased = None, dim  # the legacy var(input, unbiased) form
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}(): received an invalid combination of arguments: both "
+                        f"'unbiased' and 'correction' given")
+    if input._data.dtype.kind != "f":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    axes = _axes(dim, input.ndim, op)
+    n = _numel(input._data.shape, axes)
+    if n - correction <= 0:
+        warnings.warn(f"{op}(): degrees of freedom is <= 0. Correction should be strictly less "
+                      f"than the reduction factor (input numel divided by output numel).",
+                      UserWarning, stacklevel=3)
+    return axes, correction
+
+
+def var(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    """Variance over ``dim`` with ``correction`` (default 1; ``unbiased=False`` means 0).
+
+    Example:
+        >>> import ember
+        >>> ember.var(ember.tensor([1.0, 2.0, 3.0, 4.0]))
+        tensor(1.6667)
+    """
+    axes, c = _var_args(input, dim, unbiased, correction, keepdim, "var")
+    return Var.apply(input, dim=axes, correction=c, keepdim=keepdim)
+
+
+def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    """Standard deviation: the square root of :func:`var`.
+
+    Example:
+        >>> import ember
+        >>> ember.std(ember.tensor([1.0, 3.0]))
+        tensor(1.4142)
+    """
+    axes, c = _var_args(input, dim, unbiased, correction, keepdim, "std")
+    return Var.apply(input, dim=axes, correction=c, keepdim=keepdim).sqrt()
+
+
+def var_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction: float | None = None) -> tuple:
+    """``(var, mean)`` over ``dim``.
+
+    Example:
+        >>> import ember
+        >>> ember.var_mean(ember.tensor([1.0, 3.0]))[1]
+        tensor(2.)
+    """
+    axes, c = _var_args(input, dim, unbiased, correction, keepdim, "var_mean")
+    return (Var.apply(input, dim=axes, correction=c, keepdim=keepdim),
+            mean(input, axes or (), keepdim))
+
+
+def std_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction: float | None = None) -> tuple:
+    """``(std, mean)`` over ``dim``.
+
+    Example:
+        >>> import ember
+        >>> ember.std_mean(ember.tensor([1.0, 3.0]))[0]
+        tensor(1.4142)
+    """
+    axes, c = _var_args(input, dim, unbiased, correction, keepdim, "std_mean")
+    return (Var.apply(input, dim=axes, correction=c, keepdim=keepdim).sqrt(),
+            mean(input, axes or (), keepdim))
+
+
+# ---------------------------------------------------------------- logsumexp, norms
+
+
+def _float_input(input: Tensor) -> Tensor:
+    if input._data.dtype.kind in "biu":
+        return cast(input, dtypes.get_default_dtype())
+    return input
+
+
+@register
+class Logsumexp(Op):
+    """``log(sum(exp(x)))`` computed around the maximum, so it neither overflows nor underflows."""
+
+    name = "logsumexp"
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        ctx.in_shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        with xp.errstate(divide="ignore"):
+            if x.size == 0:
+                out = xp.log(xp.sum(xp.exp(x), axis=dim, keepdims=True))
+            else:
+                m = xp.max(x, axis=dim, keepdims=True)
+                m = xp.where(xp.isfinite(m), m, xp.zeros((), x.dtype))
+                out = xp.log(xp.sum(xp.exp(x - m), axis=dim, keepdims=True)) + m
+        out = _drop_dims(out, dim, keepdim)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, F, g):
+        x, out = ctx.saved_tensors
+        return _grad_kept(F, g, ctx) * F.exp(x - _grad_kept(F, out, ctx))
+
+
+def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(input), dim))``, numerically stable.
+
+    Example:
+        >>> import ember
+        >>> ember.logsumexp(ember.tensor([0.0, 0.0]), dim=0)
+        tensor(0.6931)
+    """
+    input = _float_input(input)
+    return Logsumexp.apply(input, dim=_axes(dim, input.ndim, "logsumexp"), keepdim=keepdim)
+
+
+@register
+class VectorNorm(Op):
+    """``sum(|x|**ord)**(1/ord)`` over ``dim``, with the ``0``, ``inf`` and ``-inf`` cases."""
+
+    name = "vector_norm"
+
+    @staticmethod
+    def forward(ctx, x, ord, dim, keepdim):
+        ctx.in_shape, ctx.dim, ctx.keepdim, ctx.ord = x.shape, dim, keepdim, ord
+        a = xp.abs(x)
+        if ord == 2:
+            out = xp.sqrt(xp.sum(x * x, axis=dim, keepdims=True))
+        elif ord == 1:
+            out = xp.sum(a, axis=dim, keepdims=True)
+        elif ord == math.inf:
+            out = xp.max(a, axis=dim, keepdims=True)
+        elif ord == -math.inf:
+            out = xp.min(a, axis=dim, keepdims=True)
+        elif ord == 0:
+            out = xp.sum(x != 0, axis=dim, keepdims=True).astype(x.dtype)
+        else:
+            with xp.errstate(divide="ignore", over="ignore"):
+                out = xp.sum(a ** x.dtype.type(ord), axis=dim, keepdims=True) ** x.dtype.type(
+                    1.0 / ord)
+        res = _drop_dims(out, dim, keepdim)
+        if ctx.recording:
+            if abs(ord) == math.inf:
+                mask = a == out
+                scale = 1.0 / xp.maximum(mask.sum(axis=dim, keepdims=True), 1).astype(x.dtype)
+                ctx.save_for_backward(x, res, mask, scale)
+            else:
+                ctx.save_for_backward(x, res, out == 0)
+        return res
+
+    @staticmethod
+    def backward(ctx, F, g):
+        x, out = ctx.saved_tensors[:2]
+        p, g = ctx.ord, _grad_kept(F, g, ctx)
+        if p == 0:
+            return F.expand(g * 0.0, shape=ctx.in_shape)
+        if p == 1:
+            return g * F.sign(x)
+        if abs(p) == math.inf:
+            mask, scale = ctx.saved_tensors[2:]
+            return F.where(mask, g * scale * F.sign(x), 0.0)
+        zero = ctx.saved_tensors[2]
+        safe = F.where(zero, 1.0, _grad_kept(F, out, ctx))
+        if p == 2:
+            return F.where(zero, 0.0, g * x / safe)
+        return F.where(zero, 0.0, g * F.sign(x) * (F.abs(x) / safe) ** (p - 1.0))
+
+
+def _vector_norm(input: Tensor, ord, dim, keepdim: bool, dtype, op: str) -> Tensor:
+    if dtype is not None:
+        input = cast(input, dtype)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
+                           f"{_dname(input)}")
+    axes = _axes(dim, input.ndim, op)
+    if ord in (math.inf, -math.inf):
+        _check_nonempty(input, axes, op)
+    return VectorNorm.apply(input, ord=float(ord), dim=axes, keepdim=keepdim)
+
+
+def vector_norm(x: Tensor, ord: float = 2, dim=None, keepdim: bool = False, *,
+                dtype=None) -> Tensor:
+    """``torch.linalg.vector_norm``: the ``ord``-norm of ``x`` over ``dim`` (all dims by default).
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.vector_norm(ember.tensor([3.0, 4.0]))
+        tensor(5.)
+    """
+    return _vector_norm(x, ord, dim, keepdim, dtype, "linalg.vector_norm")
+
+
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """``torch.norm``: a vector ``p``-norm (``'fro'`` is the 2-norm) or ``'nuc'`` over 2 dims.
+
+    Example:
+        >>> import ember
+        >>> ember.norm(ember.tensor([[3.0, 4.0], [0.0, 0.0]]), dim=1)
+        tensor([5., 0.])
+    """
+    if isinstance(dim, int):
+        dim = (dim,)
+    if p == "nuc":
+        from .linalg import linalg_matrix_norm
+        return linalg_matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim,
+                                  dtype=dtype)
+    if p == "fro":
+        if dim is not None and len(dim) > 2:
+            raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {dim}")
+        p = 2
+    if p is None:
+        p = 2
+    return _vector_norm(input, p, dim, keepdim, dtype, "linalg.vector_norm")
+
+
+# ---------------------------------------------------------------- scans
+
+
+@register
+class Cumsum(Op):
+    name = "cumsum"
+
+    @staticmethod
+    def forward(ctx, x, dim, dtype=None):
+        ctx.dim = dim
+        return xp.cumsum(x, axis=dim, dtype=_int_to_long(x, dtype)).reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, F, g):
+        # the reversed cumulative sum, without a flip: total - cumsum + g
+        d = ctx.dim
+        if d is None:
+            return g
+        return F.sum(g, dim=(d,), keepdim=True, dtype=None) - F.cumsum(g, dim=d, dtype=None) + g
+
+
+@register
+class Cumprod(Op):
+    name = "cumprod"
+
+    @staticmethod
+    def forward(ctx, x, dim, dtype=None):
+        ctx.dim = dim
+        out = xp.cumprod(x, axis=dim, dtype=_int_to_long(x, dtype)).reshape(x.shape)
+        if ctx.recording:
+            ctx.has_zero = bool((x == 0).any())
+            ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, F, g):
+        x, out = ctx.saved_tensors
+        d = ctx.dim
+        if d is None:
+            return g
+        if not ctx.has_zero:
+            go = g * out
+            rev = F.sum(go, dim=(d,), keepdim=True, dtype=None) - F.cumsum(go, dim=d, dtype=None)
+            return (rev + go) / x
+        # with zeros: grad_i = sum_{j>=i} g_j * prod_{k<=j, k!=i} x_k, as an n x n table
+        nd, n = x.ndim, x.shape[d]
+        perm = tuple(i for i in range(nd) if i != d) + (d,)
+        inv = tuple(perm.index(i) for i in range(nd))
+        xl = F.permute(x, dims=perm) if d != nd - 1 else x
+        gl = F.permute(g, dims=perm) if d != nd - 1 else g
+        lead = tuple(xl.shape[:-1])
+        eye = xp.eye(n, dtype=bool)
+        table = F.where(eye, 1.0, F.reshape(xl, shape=lead + (1, n)))
+        c = F.cumprod(table, dim=nd, dtype=None)
+        upper = xp.triu(xp.ones((n, n), dtype=bool))
+        gr = F.where(upper, c * F.reshape(gl, shape=lead + (1, n)), 0.0)
+        res = F.sum(gr, dim=(nd,), keepdim=False, dtype=None)
+        return F.permute(res, dims=inv) if d != nd - 1 else res
+
+
+def _scan(op, input, dim, dtype, name):
+    d = norm_dim(dim, input.ndim, name)
+    if dtype is not None:
+        dtype = dtypes.to_dtype(dtype)
+    return op.apply(input, dim=d if input.ndim else None, dtype=dtype)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Cumulative sum along ``dim``; integers and bools accumulate in int64.
+
+    Example:
+        >>> import ember
+        >>> ember.cumsum(ember.tensor([1, 2, 3]), dim=0)
+        tensor([1, 3, 6])
+    """
+    return _scan(Cumsum, input, dim, dtype, "cumsum")
+
+
+def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Cumulative product along ``dim`` (exact gradients with zeros in the input).
+
+    Example:
+        >>> import ember
+        >>> ember.cumprod(ember.tensor([1, 2, 3]), dim=0)
+        tensor([1, 2, 6])
+    """
+    return _scan(Cumprod, input, dim, dtype, "cumprod")
+
+
+# ---------------------------------------------------------------- logical reductions, counts
+
+
+@register
+class All(Op):
+    name = "all"
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, any=False):  # noqa: A002
+        out = (xp.any if any else xp.all)(x, axis=dim, keepdims=keepdim)
+        return out.astype(xp.uint8) if x.dtype == xp.uint8 else out
+
+
+def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where every element over ``dim`` is nonzero (bool result; uint8 stays uint8).
+
+    Example:
+        >>> import ember
+        >>> ember.all(ember.tensor([[True, False], [True, True]]), dim=1)
+        tensor([False,  True])
+    """
+    return All.apply(input, dim=_axes(dim, input.ndim, "all"), keepdim=keepdim)
+
+
+def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where some element over ``dim`` is nonzero (bool result; uint8 stays uint8).
+
+    Example:
+        >>> import ember
+        >>> ember.any(ember.tensor([[True, False], [False, False]]), dim=1)
+        tensor([ True, False])
+    """
+    return All.apply(input, dim=_axes(dim, input.ndim, "any"), keepdim=keepdim, any=True)
+
+
+@register
+class CountNonzero(Op):
+    name = "count_nonzero"
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        return xp.asarray(xp.count_nonzero(x, axis=dim), dtype=xp.int64)
+
+
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    """The number of nonzero elements over ``dim`` (int64).
+
+    Example:
+        >>> import ember
+        >>> ember.count_nonzero(ember.tensor([[0, 1], [2, 3]]), dim=0)
+        tensor([1, 2])
+    """
+    return CountNonzero.apply(input, dim=_axes(dim, input.ndim, "count_nonzero"))
+
+
+@register
+class Nansum(Op):
+    name = "nansum"
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, dtype=None):
+        ctx.in_shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        if ctx.recording:
+            ctx.save_for_backward((~xp.isnan(x)).astype(x.dtype))
+        return xp.nansum(x, axis=dim, keepdims=keepdim, dtype=_int_to_long(x, dtype))
+
+    @staticmethod
+    def backward(ctx, F, g):
+        # a product, not a select: an infinite gradient (nanmean of all-nan) gives nan, as torch
+        (keep,) = ctx.saved_tensors
+        with xp.errstate(invalid="ignore"):
+            return _grad_kept(F, g, ctx) * keep
+
+
+def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Sum over ``dim`` treating nan as zero.
+
+    Example:
+        >>> import ember
+        >>> ember.nansum(ember.tensor([1.0, float("nan"), 2.0]))
+        tensor(3.)
+    """
+    if dtype is not None:
+        dtype = dtypes.to_dtype(dtype)
+    return Nansum.apply(input, dim=_axes(dim, input.ndim, "nansum"), keepdim=keepdim, dtype=dtype)
+
+
+def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Mean over ``dim`` of the non-nan elements.
+
+    Example:
+        >>> import ember
+        >>> ember.nanmean(ember.tensor([1.0, float("nan"), 2.0]))
+        tensor(1.5000)
+    """
+    if dtype is not None:
+        input = cast(input, dtype)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
+                           f"but got {_dname(input)}")
+    axes = _axes(dim, input.ndim, "nanmean")
+    count = xp.sum(~xp.isnan(input._data), axis=axes, keepdims=keepdim).astype(input._data.dtype)
+    return nansum(input, axes or (), keepdim) / Tensor._make(count)
+
+
+# ---------------------------------------------------------------- softmax
+
+
+def _softmax_axis(x, dim):
+    return None if x.ndim == 0 else dim
+
+
+@register
+class Softmax(Op):
+    name = "softmax"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = (dim,)
+        if x.size == 0:
+            out = x.copy()
+        else:
+            ax = _softmax_axis(x, dim)
+            with xp.errstate(invalid="ignore"):
+                e = xp.exp(x - xp.max(x, axis=ax, keepdims=True))
+                out = e / xp.sum(e, axis=ax, keepdims=True)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, F, g):
+        (out,) = ctx.saved_tensors
+        go = g * out
+        return go - out * F.sum(go, dim=ctx.dim if out.ndim else None, keepdim=True, dtype=None)
+
+
+@register
+class LogSoftmax(Op):
+    name = "log_softmax"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = (dim,)
+        if x.size == 0:
+            out = x.copy()
+        else:
+            ax = _softmax_axis(x, dim)
+            with xp.errstate(invalid="ignore", divide="ignore"):
+                s = x - xp.max(x, axis=ax, keepdims=True)
+                out = s - xp.log(xp.sum(xp.exp(s), axis=ax, keepdims=True))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, F, g):
+        (out,) = ctx.saved_tensors
+        total = F.sum(g, dim=ctx.dim if out.ndim else None, keepdim=True, dtype=None)
+        return g - F.exp(out) * total
+
+
+def _softmax_input(input: Tensor, dim, dtype, kernel: str):
+    if dtype is not None:
+        input = cast(input, dtype)
+    if input._data.dtype.kind != "f":
+        raise NotImplementedError(f'"{kernel}_lastdim_kernel_impl" not implemented for '
+                                  f"'{_dname(input)}'")
+    return input, norm_dim(dim, input.ndim, kernel)
+
+
+def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    """``exp(x) / sum(exp(x), dim)``, computed with the maximum subtracted.
+
+    Example:
+        >>> import ember
+        >>> ember.softmax(ember.tensor([0.0, 0.0]), dim=0)
+        tensor([0.5000, 0.5000])
+    """
+    input, d = _softmax_input(input, dim, dtype, "softmax")
+    return Softmax.apply(input, dim=d)
+
+
+def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    """``log(softmax(x, dim))``, computed stably as ``x - logsumexp(x, dim)``.
+
+    Example:
+        >>> import ember
+        >>> ember.log_softmax(ember.tensor([0.0, 0.0]), dim=0)
+        tensor([-0.6931, -0.6931])
+    """
+    input, d = _softmax_input(input, dim, dtype, "log_softmax")
+    return LogSoftmax.apply(input, dim=d)
+
+
+def _max_method(self, dim=None, keepdim: bool = False):
+    if isinstance(dim, Tensor):
+        return max(self, other=dim)
+    return max(self, dim, keepdim)
+
+
+def _min_method(self, dim=None, keepdim: bool = False):
+    if isinstance(dim, Tensor):
+        return min(self, other=dim)
+    return min(self, dim, keepdim)
+
+
+install_methods({
+    "sum": sum, "mean": mean, "sum_to_size": sum_to_size, "prod": prod,
+    "max": _max_method, "min": _min_method, "amax": amax, "amin": amin, "aminmax": aminmax,
+    "argmax": argmax, "argmin": argmin, "median": median, "var": var, "std": std,
+    "logsumexp": logsumexp, "norm": norm, "cumsum": cumsum, "cumprod": cumprod,
+    "all": all, "any": any, "count_nonzero": count_nonzero, "nansum": nansum,
+    "nanmean": nanmean, "softmax": softmax, "log_softmax": log_softmax,
+})
