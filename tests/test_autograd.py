@@ -1017,3 +1017,13 @@ def test_anomaly_without_nan_is_transparent():
         (xe.sin() * xe).sum().backward()
     (xt.sin() * xt).sum().backward()
     close(xe.grad, xt.grad)
+
+
+def test_grad_of_several_roots_where_one_root_feeds_another():
+    x = ember.ones(3, requires_grad=True)
+    y = x * 2
+    xt = torch.ones(3, requires_grad=True)
+    yt = xt * 2
+    (g,) = ember.autograd.grad([y, y * 3], [x], [ember.ones(3), ember.ones(3)])
+    (gt,) = torch.autograd.grad([yt, yt * 3], [xt], [torch.ones(3), torch.ones(3)])
+    np.testing.assert_allclose(g.numpy(), gt.numpy())
