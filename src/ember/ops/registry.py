@@ -238,7 +238,7 @@ def eager(op: type[Op], inputs: tuple, params: dict):
             out = _forward_wrapping_ints(op, inputs, arrays, params)
         except Exception as e:
             raise _op_error(op, inputs, e) from None
-        return _wrap_plain(op, out, inputs)
+        return _wrap_plain(op, out, inputs, params if _state.grad_enabled else None)
     if op.promote is not None and not _no_cast_needed(arrays):
         promoted = _promote_tensors(op.promote, inputs, arrays)
         if promoted is not inputs:
@@ -307,15 +307,17 @@ def _forward_wrapping_ints(op, inputs, arrays, params):
         raise _op_error(op, inputs, e) from None
 
 
-def _wrap_plain(op, out, inputs):
+def _wrap_plain(op, out, inputs, params=None):
+    # views made with grad mode on keep their replay chain even when nothing requires grad,
+    # so a later in-place write of a value that requires grad reaches the base (as in torch)
     if type(out) is tuple:
         ts = tuple(Tensor._make(o if type(o) is ndarray else xp.asarray(o)) for o in out)
         if op.view:
-            _mark_views(op, inputs[0], ts, None)
+            _mark_views(op, inputs[0], ts, params)
         return ts
     t = Tensor._make(out if type(out) is ndarray else xp.asarray(out))
     if op.view:
-        _mark_views(op, inputs[0], (t,), None)
+        _mark_views(op, inputs[0], (t,), params)
     if _state.inference:
         t._is_inference = True
     return t
@@ -327,7 +329,9 @@ def _mark_views(op, src: Tensor, outs, params) -> None:
     if box is None:
         box = src._vbox = [0]
     base = src._base if src._base is not None else src
-    chain = src._view_chain + ((op, params),) if params is not None else None
+    # a view of a view made without a chain (in no_grad mode) cannot be replayed from the base
+    chain = src._view_chain + ((op, params),) if params is not None and (
+        src._base is None or src._view_chain) else None
     for k, t in enumerate(outs):
         if xp.may_share_memory(t._data, src._data):
             t._vbox = box

@@ -1,3 +1,5 @@
-"""(stub: filled in by its owner)."""
+"""Padding: ``ember.nn.functional.pad`` (implemented with the shape ops)."""
 
-__all__: list[str] = []
+from ...ops.shape import pad
+
+__all__ = ["pad"]
