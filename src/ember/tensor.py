@@ -452,7 +452,7 @@ class Tensor:
     def type(self, dtype=None):
         if dtype is None:
             return _LEGACY_NAMES.get(self.dtype.name, "torch.Tensor")
-        from .ops.elementwise import cast
+        from .ops.arith import cast
         return cast(self, dtypes.to_dtype(dtype))
 
     def float(self) -> Tensor:

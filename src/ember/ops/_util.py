@@ -1,6 +1,8 @@
-"""Argument normalisation shared by the op modules."""
+"""Argument normalisation and error helpers shared by the op modules."""
 
 from __future__ import annotations
+
+from ..backend import xp
 
 
 def norm_dims(dim, ndim: int, op: str = "") -> tuple | None:
@@ -47,3 +49,25 @@ def kept_shape(shape: tuple, axes) -> tuple:
     if axes is None:
         return (1,) * len(shape)
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+# ---------------------------------------------------------------- torch's dtype names in errors
+
+_TORCH_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
+                     "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte",
+                     "bool": "Bool"}
+
+
+def _type_name(arr) -> str:
+    """torch's ScalarType name of an array's dtype (as in its 'not implemented for' errors)."""
+    return _TORCH_TYPE_NAMES.get(str(arr.dtype), str(arr.dtype))
+
+
+def _not_implemented(kernel: str, arr) -> NotImplementedError:
+    return NotImplementedError(f'"{kernel}" not implemented for \'{_type_name(arr)}\'')
+
+
+def _require_float(name: str, *arrays) -> None:
+    for a in arrays:
+        if type(a) is xp.ndarray and a.dtype.kind != "f":
+            raise _not_implemented(name, a)

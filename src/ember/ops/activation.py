@@ -13,8 +13,8 @@ import math
 
 from ..backend import xp
 from ..tensor import Tensor
-from .elementwise import _erf_erfc
 from .registry import Op, install_methods, register
+from .unary import _erf_erfc
 
 __all__ = ["gelu", "silu", "softplus", "mish", "elu", "selu", "celu", "leaky_relu", "relu6",
            "hardtanh", "hardswish", "hardsigmoid", "softsign", "logsigmoid", "tanhshrink",
@@ -40,7 +40,7 @@ def _sigmoid_arr(z):
 
 def _float_check(name: str, x) -> None:
     if x.dtype.kind != "f":
-        from .elementwise import _not_implemented
+        from ._util import _not_implemented
         raise _not_implemented(name, x)
 
 
@@ -182,7 +182,7 @@ class Hardtanh(Op):
     @staticmethod
     def forward(ctx, x, min_val=-1.0, max_val=1.0):
         if x.dtype == xp.bool_:
-            from .elementwise import _not_implemented
+            from ._util import _not_implemented
             raise _not_implemented("hardtanh_cpu", x)
         ctx.save_for_backward(x)
         ctx.lo, ctx.hi = min_val, max_val
@@ -547,7 +547,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
                                f"parameter numbers = {n} and channel size = {channels}.")
         if input.dim() >= 2:
             weight = weight.reshape((n,) + (1,) * (input.dim() - 2))
-    from .elementwise import where
+    from .compare import where
     return where(input > 0, input, weight * input)
 
 

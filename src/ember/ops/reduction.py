@@ -1,38 +1,27 @@
-"""Reductions: sum, mean, prod, max/min, var/std, norms, scans, softmax and friends.
+"""Reductions: sum, mean, prod, var/std, norms, cumsum/cumprod, all/any, count_nonzero
+and the nan-ignoring sums.
 
 Reductions over several dims take ``dim`` as an int, a tuple or None (all dims);
-``dim=()`` also means all dims, as in torch. Gradients of max-like reductions
-split evenly among tied elements (torch's rule), while the ``(values, indices)``
-forms send the gradient to the selected index only.
+``dim=()`` also means all dims, as in torch.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections import namedtuple
 
 from .. import dtypes
 from ..backend import xp
 from ..tensor import Tensor
 from ._util import kept_shape, norm_dim, norm_dims
-from .elementwise import cast
+from .arith import cast
 from .registry import Op, install_methods, register
 
-__all__ = ["sum", "mean", "sum_to_size", "prod", "max", "min", "amax", "amin", "aminmax",
-           "argmax", "argmin", "var", "std", "var_mean", "std_mean", "logsumexp", "norm",
-           "cumsum", "cumprod", "all", "any", "count_nonzero", "median", "nansum", "nanmean",
-           "softmax", "log_softmax"]
+__all__ = ["sum", "mean", "sum_to_size", "prod", "var", "std", "var_mean", "std_mean", "norm",
+           "cumsum", "cumprod", "all", "any", "count_nonzero", "nansum", "nanmean"]
 
-_pymax = max  # the builtin, before this module's ``max`` shadows it
 
-#: ``torch.return_types``-like results: tuples with named fields
-ReturnMax = namedtuple("max", ["values", "indices"])
-ReturnMin = namedtuple("min", ["values", "indices"])
-ReturnMedian = namedtuple("median", ["values", "indices"])
-ReturnAminmax = namedtuple("aminmax", ["min", "max"])
-for _rt in (ReturnMax, ReturnMin, ReturnMedian, ReturnAminmax):
-    _rt.__module__ = "ember.return_types"
+_pymax = max  # the builtin, under a name that no op function shadows
 
 
 def _axes(dim, ndim: int, op: str):
@@ -67,7 +56,7 @@ def _drop_dims(out, dim, keepdim: bool):
 
 def _grad_kept(F, g, ctx):
     """The output gradient reshaped so it broadcasts against the input."""
-    if ctx.keepdim:
+    if ctx.keepdim or ctx.dim is None:  # a full reduction's 0-d grad broadcasts as it is
         return g
     return F.reshape(g, shape=kept_shape(ctx.in_shape, ctx.dim))
 
@@ -77,6 +66,18 @@ def _int_to_long(x, dtype):
     if dtype is not None:
         return dtype.np
     return xp.dtype(xp.int64) if x.dtype.kind in "biu" else None
+
+
+def _check_nonempty(input: Tensor, axes, op: str) -> None:
+    shape = input._data.shape
+    if axes is None:
+        if input._data.size == 0:
+            raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() "
+                               f"== 0. Specify the reduction dim with the 'dim' argument.")
+        return
+    for a in axes:
+        if input.ndim and shape[a] == 0:
+            raise IndexError(f"{op}(): Expected reduction dim {a} to have non-zero size.")
 
 
 # ---------------------------------------------------------------- sum, mean, prod
@@ -210,315 +211,6 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=
     return Prod.apply(input, dim=axes, keepdim=keepdim, dtype=dtype)
 
 
-# ---------------------------------------------------------------- max-like reductions
-
-
-class _EvenSplit(Op):
-    """A reduction picking a value; the gradient is shared evenly by the elements equal to it."""
-
-    @staticmethod
-    def _reduce(x, dim, keepdim):
-        raise NotImplementedError
-
-    @classmethod
-    def forward(cls, ctx, x, dim, keepdim):
-        ctx.in_shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
-        out = cls._reduce(x, dim, keepdim)
-        if ctx.recording:
-            kept = out if keepdim else out.reshape(kept_shape(x.shape, dim))
-            mask = x == kept
-            count = mask.sum(axis=dim, keepdims=True)
-            ctx.save_for_backward(mask, 1.0 / xp.maximum(count, 1).astype(x.dtype))
-        return out
-
-    @staticmethod
-    def backward(ctx, F, g):
-        mask, scale = ctx.saved_tensors
-        return F.where(mask, _grad_kept(F, g, ctx) * scale, 0.0)
-
-
-@register
-class Amax(_EvenSplit):
-    name = "amax"
-
-    @staticmethod
-    def _reduce(x, dim, keepdim):
-        return xp.max(x, axis=dim, keepdims=keepdim)
-
-
-@register
-class Amin(_EvenSplit):
-    name = "amin"
-
-    @staticmethod
-    def _reduce(x, dim, keepdim):
-        return xp.min(x, axis=dim, keepdims=keepdim)
-
-
-@register
-class MedianAll(_EvenSplit):
-    """The lower median of all elements (nan if any is nan)."""
-
-    name = "median_all"
-
-    @staticmethod
-    def _reduce(x, dim, keepdim):
-        flat = xp.sort(x.reshape(-1))
-        if flat.size == 0:
-            val = xp.asarray(xp.nan, x.dtype) if x.dtype.kind == "f" else xp.asarray(0, x.dtype)
-        else:
-            val = flat[(flat.size - 1) // 2]
-            if x.dtype.kind == "f" and xp.isnan(flat[-1]):
-                val = flat[-1]
-        return xp.asarray(val, x.dtype).reshape((1,) * x.ndim if keepdim else ())
-
-
-def _check_nonempty(input: Tensor, axes, op: str) -> None:
-    shape = input._data.shape
-    if axes is None:
-        if input._data.size == 0:
-            raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() "
-                               f"== 0. Specify the reduction dim with the 'dim' argument.")
-        return
-    for a in axes:
-        if input.ndim and shape[a] == 0:
-            raise IndexError(f"{op}(): Expected reduction dim {a} to have non-zero size.")
-
-
-def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    """Maximum over ``dim`` (all dims by default); ties share the gradient evenly.
-
-    Example:
-        >>> import ember
-        >>> ember.amax(ember.tensor([[1, 5], [7, 2]]), dim=1)
-        tensor([5, 7])
-    """
-    axes = _axes(dim, input.ndim, "amax")
-    _check_nonempty(input, axes, "amax")
-    return Amax.apply(input, dim=axes, keepdim=keepdim)
-
-
-def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    """Minimum over ``dim`` (all dims by default); ties share the gradient evenly.
-
-    Example:
-        >>> import ember
-        >>> ember.amin(ember.tensor([[1, 5], [7, 2]]), dim=1)
-        tensor([1, 2])
-    """
-    axes = _axes(dim, input.ndim, "amin")
-    _check_nonempty(input, axes, "amin")
-    return Amin.apply(input, dim=axes, keepdim=keepdim)
-
-
-def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False):
-    """``(min, max)`` over ``dim`` (or all elements) as a named tuple.
-
-    Example:
-        >>> import ember
-        >>> ember.aminmax(ember.tensor([3, 1, 2])).max
-        tensor(3)
-    """
-    d = () if dim is None else dim
-    axes = None if dim is None else _axes(dim, input.ndim, "aminmax")
-    _check_nonempty(input, axes, "aminmax")
-    return ReturnAminmax(amin(input, d, keepdim), amax(input, d, keepdim))
-
-
-class _IndexPick(Op):
-    """``(values, indices)`` along one dim; the gradient goes to the picked element only."""
-
-    nondiff_outputs = (1,)
-
-    @staticmethod
-    def _index(x, dim):
-        raise NotImplementedError
-
-    @classmethod
-    def forward(cls, ctx, x, dim, keepdim):
-        ctx.in_shape, ctx.dim, ctx.keepdim = x.shape, (dim,), keepdim
-        if x.ndim == 0:
-            ctx.dim = None
-            ctx.save_for_backward(xp.ones((), bool))
-            return x.copy(), xp.zeros((), xp.int64)
-        idx = cls._index(x, dim).astype(xp.int64)
-        vals = xp.take_along_axis(x, idx, axis=dim)
-        if ctx.recording:
-            pos = xp.arange(x.shape[dim]).reshape((-1,) + (1,) * (x.ndim - dim - 1))
-            ctx.save_for_backward(pos == idx)
-        if not keepdim:
-            vals, idx = vals.squeeze(dim), idx.squeeze(dim)
-        return vals, idx
-
-    @staticmethod
-    def backward(ctx, F, g, _gi):
-        (mask,) = ctx.saved_tensors
-        return F.where(mask, _grad_kept(F, g, ctx), 0.0)
-
-
-def _nan_first(x, dim, idx):
-    """Where a slice has a nan, pick its first nan (torch propagates nan)."""
-    if x.dtype.kind != "f":
-        return idx
-    isnan = xp.isnan(x)
-    has = isnan.any(axis=dim, keepdims=True)
-    if not has.any():
-        return idx
-    return xp.where(has, xp.argmax(isnan, axis=dim, keepdims=True), idx)
-
-
-@register
-class MaxDim(_IndexPick):
-    name = "max_dim"
-
-    @staticmethod
-    def _index(x, dim):
-        return xp.argmax(x, axis=dim, keepdims=True)
-
-
-@register
-class MinDim(_IndexPick):
-    name = "min_dim"
-
-    @staticmethod
-    def _index(x, dim):
-        return xp.argmin(x, axis=dim, keepdims=True)
-
-
-@register
-class MedianDim(_IndexPick):
-    name = "median_dim"
-
-    @staticmethod
-    def _index(x, dim):
-        if x.shape[dim] == 0:
-            return xp.zeros(kept_shape(x.shape, (dim,)), xp.int64)
-        order = xp.argsort(x, axis=dim, kind="stable")
-        k = (x.shape[dim] - 1) // 2
-        idx = xp.take(order, [k], axis=dim)
-        return _nan_first(x, dim, idx)
-
-
-def _max_min(input, dim, keepdim, other, op: str, reduce_op, pick_op, ret):
-    if isinstance(dim, Tensor) and other is None:
-        dim, other = None, dim
-    if other is not None:
-        from . import elementwise
-        if op == "max":
-            return elementwise.maximum(input, other)
-        minimum = getattr(elementwise, "minimum", None)
-        if minimum is not None:
-            return minimum(input, other)
-        return -elementwise.maximum(-input, -other)
-    if dim is None:
-        _check_nonempty(input, None, op)
-        return reduce_op.apply(input, dim=None, keepdim=False)
-    if isinstance(dim, (tuple, list)):
-        raise TypeError(f"{op}(): argument 'dim' must be int, not {type(dim).__name__}")
-    d = norm_dim(dim, input.ndim, op)
-    if input.ndim:
-        _check_nonempty(input, (d,), op)
-    return ret(*pick_op.apply(input, dim=d, keepdim=keepdim))
-
-
-def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
-    """``max(input)``: the largest value; ``max(input, dim)``: ``(values, indices)``;
-    ``max(input, other)``: the elementwise maximum.
-
-    Example:
-        >>> import ember
-        >>> ember.max(ember.tensor([[1, 5], [7, 2]]), dim=1).indices
-        tensor([1, 0])
-    """
-    return _max_min(input, dim, keepdim, other, "max", Amax, MaxDim, ReturnMax)
-
-
-def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
-    """``min(input)``: the smallest value; ``min(input, dim)``: ``(values, indices)``;
-    ``min(input, other)``: the elementwise minimum.
-
-    Example:
-        >>> import ember
-        >>> ember.min(ember.tensor([[1, 5], [7, 2]]), dim=1).values
-        tensor([1, 2])
-    """
-    return _max_min(input, dim, keepdim, other, "min", Amin, MinDim, ReturnMin)
-
-
-def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
-    """The lower median of all elements, or ``(values, indices)`` along ``dim``.
-
-    Example:
-        >>> import ember
-        >>> ember.median(ember.tensor([1.0, 4.0, 2.0, 3.0]))
-        tensor(2.)
-    """
-    if input._data.dtype == xp.bool_:
-        raise NotImplementedError("\"median_cpu\" not implemented for 'Bool'")
-    if dim is None:
-        return MedianAll.apply(input, dim=None, keepdim=False)
-    d = norm_dim(dim, input.ndim, "median")
-    if input.ndim:
-        _check_nonempty(input, (d,), "median")
-    return ReturnMedian(*MedianDim.apply(input, dim=d, keepdim=keepdim))
-
-
-@register
-class Argmax(Op):
-    name = "argmax"
-    differentiable = False
-
-    @staticmethod
-    def forward(ctx, x, dim, keepdim, largest=True):
-        fn = xp.argmax if largest else xp.argmin
-        if dim is None:
-            out = fn(x.reshape(-1)).astype(xp.int64)
-            return out.reshape((1,) * x.ndim) if keepdim else xp.asarray(out)
-        if x.ndim == 0:
-            return xp.zeros((), xp.int64)
-        # NumPy's argmax/argmin, like torch, pick the first nan of a slice that has one
-        idx = fn(x, axis=dim, keepdims=True).astype(xp.int64)
-        return idx if keepdim else idx.squeeze(dim)
-
-
-def _arg(input, dim, keepdim, op, largest):
-    if isinstance(dim, (tuple, list)):
-        raise TypeError(f"{op}(): argument 'dim' must be int, not tuple")
-    if input._data.dtype == xp.bool_:
-        raise RuntimeError(f"{op}(): does not support bool input")
-    if dim is None:
-        if input._data.size == 0:
-            raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() "
-                             f"== 0.")
-        return Argmax.apply(input, dim=None, keepdim=keepdim, largest=largest)
-    d = norm_dim(dim, input.ndim, op)
-    if input.ndim:
-        _check_nonempty(input, (d,), op)
-    return Argmax.apply(input, dim=d, keepdim=keepdim, largest=largest)
-
-
-def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the largest value (of the flattened input when ``dim`` is None).
-
-    Example:
-        >>> import ember
-        >>> ember.argmax(ember.tensor([[1, 5], [7, 2]]))
-        tensor(2)
-    """
-    return _arg(input, dim, keepdim, "argmax", True)
-
-
-def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the smallest value (of the flattened input when ``dim`` is None).
-
-    Example:
-        >>> import ember
-        >>> ember.argmin(ember.tensor([[1, 5], [7, 2]]), dim=0)
-        tensor([0, 1])
-    """
-    return _arg(input, dim, keepdim, "argmin", False)
-
-
 # ---------------------------------------------------------------- variance
 
 
@@ -621,51 +313,7 @@ def std_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: boo
             mean(input, axes or (), keepdim))
 
 
-# ---------------------------------------------------------------- logsumexp, norms
-
-
-def _float_input(input: Tensor) -> Tensor:
-    if input._data.dtype.kind in "biu":
-        return cast(input, dtypes.get_default_dtype())
-    return input
-
-
-@register
-class Logsumexp(Op):
-    """``log(sum(exp(x)))`` computed around the maximum, so it neither overflows nor underflows."""
-
-    name = "logsumexp"
-
-    @staticmethod
-    def forward(ctx, x, dim, keepdim):
-        ctx.in_shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
-        with xp.errstate(divide="ignore"):
-            if x.size == 0:
-                out = xp.log(xp.sum(xp.exp(x), axis=dim, keepdims=True))
-            else:
-                m = xp.max(x, axis=dim, keepdims=True)
-                m = xp.where(xp.isfinite(m), m, xp.zeros((), x.dtype))
-                out = xp.log(xp.sum(xp.exp(x - m), axis=dim, keepdims=True)) + m
-        out = _drop_dims(out, dim, keepdim)
-        ctx.save_for_backward(x, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, F, g):
-        x, out = ctx.saved_tensors
-        return _grad_kept(F, g, ctx) * F.exp(x - _grad_kept(F, out, ctx))
-
-
-def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(input), dim))``, numerically stable.
-
-    Example:
-        >>> import ember
-        >>> ember.logsumexp(ember.tensor([0.0, 0.0]), dim=0)
-        tensor(0.6931)
-    """
-    input = _float_input(input)
-    return Logsumexp.apply(input, dim=_axes(dim, input.ndim, "logsumexp"), keepdim=keepdim)
+# ---------------------------------------------------------------- norms
 
 
 @register
@@ -963,111 +611,9 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
     return nansum(input, axes or (), keepdim) / Tensor._make(count)
 
 
-# ---------------------------------------------------------------- softmax
-
-
-def _softmax_axis(x, dim):
-    return None if x.ndim == 0 else dim
-
-
-@register
-class Softmax(Op):
-    name = "softmax"
-
-    @staticmethod
-    def forward(ctx, x, dim):
-        ctx.dim = (dim,)
-        if x.size == 0:
-            out = x.copy()
-        else:
-            ax = _softmax_axis(x, dim)
-            with xp.errstate(invalid="ignore"):
-                e = xp.exp(x - xp.max(x, axis=ax, keepdims=True))
-                out = e / xp.sum(e, axis=ax, keepdims=True)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, F, g):
-        (out,) = ctx.saved_tensors
-        go = g * out
-        return go - out * F.sum(go, dim=ctx.dim if out.ndim else None, keepdim=True, dtype=None)
-
-
-@register
-class LogSoftmax(Op):
-    name = "log_softmax"
-
-    @staticmethod
-    def forward(ctx, x, dim):
-        ctx.dim = (dim,)
-        if x.size == 0:
-            out = x.copy()
-        else:
-            ax = _softmax_axis(x, dim)
-            with xp.errstate(invalid="ignore", divide="ignore"):
-                s = x - xp.max(x, axis=ax, keepdims=True)
-                out = s - xp.log(xp.sum(xp.exp(s), axis=ax, keepdims=True))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, F, g):
-        (out,) = ctx.saved_tensors
-        total = F.sum(g, dim=ctx.dim if out.ndim else None, keepdim=True, dtype=None)
-        return g - F.exp(out) * total
-
-
-def _softmax_input(input: Tensor, dim, dtype, kernel: str):
-    if dtype is not None:
-        input = cast(input, dtype)
-    if input._data.dtype.kind != "f":
-        raise NotImplementedError(f'"{kernel}_lastdim_kernel_impl" not implemented for '
-                                  f"'{_dname(input)}'")
-    return input, norm_dim(dim, input.ndim, kernel)
-
-
-def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
-    """``exp(x) / sum(exp(x), dim)``, computed with the maximum subtracted.
-
-    Example:
-        >>> import ember
-        >>> ember.softmax(ember.tensor([0.0, 0.0]), dim=0)
-        tensor([0.5000, 0.5000])
-    """
-    input, d = _softmax_input(input, dim, dtype, "softmax")
-    return Softmax.apply(input, dim=d)
-
-
-def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
-    """``log(softmax(x, dim))``, computed stably as ``x - logsumexp(x, dim)``.
-
-    Example:
-        >>> import ember
-        >>> ember.log_softmax(ember.tensor([0.0, 0.0]), dim=0)
-        tensor([-0.6931, -0.6931])
-    """
-    input, d = _softmax_input(input, dim, dtype, "log_softmax")
-    return LogSoftmax.apply(input, dim=d)
-
-
-def _max_method(self, dim=None, keepdim: bool = False):
-    if isinstance(dim, Tensor):
-        return max(self, other=dim)
-    return max(self, dim, keepdim)
-
-
-def _min_method(self, dim=None, keepdim: bool = False):
-    if isinstance(dim, Tensor):
-        return min(self, other=dim)
-    return min(self, dim, keepdim)
-
-
 install_methods({
     "sum": sum, "mean": mean, "sum_to_size": sum_to_size, "prod": prod,
-    "max": _max_method, "min": _min_method, "amax": amax, "amin": amin, "aminmax": aminmax,
-    "argmax": argmax, "argmin": argmin, "median": median, "var": var, "std": std,
-    "logsumexp": logsumexp, "norm": norm, "cumsum": cumsum, "cumprod": cumprod,
+    "var": var, "std": std, "norm": norm, "cumsum": cumsum, "cumprod": cumprod,
     "all": all, "any": any, "count_nonzero": count_nonzero, "nansum": nansum,
-    "nanmean": nanmean, "softmax": softmax, "log_softmax": log_softmax,
+    "nanmean": nanmean,
 })

@@ -8,7 +8,7 @@ Functions with ``inplace=True`` write the result into ``input`` (through
 from __future__ import annotations
 
 from ...ops import activation as _A
-from ...ops import elementwise as _E
+from ...ops import unary as _unary
 from ...ops.activation import (
     gelu,
     glu,
@@ -45,7 +45,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
         >>> F.relu(ember.tensor([-1.0, 2.0]))
         tensor([0., 2.])
     """
-    return _run(_E.Relu, input, inplace)
+    return _run(_unary.Relu, input, inplace)
 
 
 def relu_(input: Tensor) -> Tensor:
@@ -58,7 +58,7 @@ def relu_(input: Tensor) -> Tensor:
         >>> F.relu_(x) is x
         True
     """
-    return apply_inplace(_E.Relu, input)
+    return apply_inplace(_unary.Relu, input)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -237,7 +237,7 @@ def sigmoid(input: Tensor) -> Tensor:
         >>> F.sigmoid(ember.tensor([0.0]))
         tensor([0.5000])
     """
-    return _E.Sigmoid.apply(input)
+    return _unary.Sigmoid.apply(input)
 
 
 def tanh(input: Tensor) -> Tensor:
@@ -249,4 +249,4 @@ def tanh(input: Tensor) -> Tensor:
         >>> F.tanh(ember.tensor([0.0]))
         tensor([0.])
     """
-    return _E.Tanh.apply(input)
+    return _unary.Tanh.apply(input)

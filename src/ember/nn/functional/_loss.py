@@ -133,7 +133,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     a = d.abs()
     if beta == 0:
         return _reduce(a, reduction)
-    from ...ops.elementwise import where
+    from ...ops.compare import where
     return _reduce(where(a < beta, d * d * (0.5 / beta), a - 0.5 * beta), reduction)
 
 
@@ -151,7 +151,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _warn_broadcast(input, target)
-    from ...ops.elementwise import where
+    from ...ops.compare import where
     d = input - target
     a = d.abs()
     loss = where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
@@ -630,7 +630,7 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
                       "support size.'batchmean' divides only by the batch size, and aligns with "
                       "the KL div math definition.'mean' will be changed to behave the same as "
                       "'batchmean' in the next major release.", stacklevel=2)
-    from ...ops.elementwise import where
+    from ...ops.compare import where
     if log_target:
         loss = target.exp() * (target - input)
     else:
@@ -660,7 +660,7 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
     else:
         loss = input - target * (input + eps).log()
     if full:
-        from ...ops.elementwise import where
+        from ...ops.compare import where
         big = target > 1
         safe = where(big, target, 2.0)
         stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
@@ -738,7 +738,7 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
-    from ...ops.elementwise import where
+    from ...ops.compare import where
     margin_part = where(target != 1, (margin - input).relu(), 0.0)
     self_part = where(target != -1, input, 0.0)
     return _reduce(margin_part + self_part, reduction)
@@ -781,7 +781,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     mag1 = (input1 * input1).sum(dim) + eps
     mag2 = (input2 * input2).sum(dim) + eps
     cos = prod / (mag1 * mag2).sqrt()
-    from ...ops.elementwise import where
+    from ...ops.compare import where
     loss = where(target == 1, 1.0 - cos, 0.0) + where(target == -1, (cos - margin).relu(), 0.0)
     return _reduce(loss, reduction)
 
@@ -812,7 +812,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     d_pos = pairwise_distance(anchor, positive, p, eps)
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
-        from ...ops.elementwise import where
+        from ...ops.compare import where
         d_swap = pairwise_distance(positive, negative, p, eps)
         d_neg = where(d_swap < d_neg, d_swap, d_neg)
     return _reduce((d_pos - d_neg + margin).relu(), reduction)

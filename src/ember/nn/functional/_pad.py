@@ -1,5 +1,5 @@
 """Padding: ``ember.nn.functional.pad`` (implemented with the shape ops)."""
 
-from ...ops.shape import pad
+from ...ops.copying import pad
 
 __all__ = ["pad"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 
-from ...ops import reduction as _red
+from ...ops import softmax_family as _softmax
 from ...tensor import Tensor
 
 __all__ = ["softmax", "log_softmax", "softmin"]
@@ -36,7 +36,7 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     """
     if dim is None:
         dim = _get_softmax_dim("softmax", input.ndim, _stacklevel)
-    return _red.softmax(input, dim, dtype=dtype)
+    return _softmax.softmax(input, dim, dtype=dtype)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
@@ -51,7 +51,7 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     """
     if dim is None:
         dim = _get_softmax_dim("log_softmax", input.ndim, _stacklevel)
-    return _red.log_softmax(input, dim, dtype=dtype)
+    return _softmax.log_softmax(input, dim, dtype=dtype)
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
@@ -66,4 +66,4 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     """
     if dim is None:
         dim = _get_softmax_dim("softmin", input.ndim, _stacklevel)
-    return _red.softmax(-input, dim, dtype=dtype)
+    return _softmax.softmax(-input, dim, dtype=dtype)

@@ -26,7 +26,7 @@ def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
         >>> nn.utils.parameters_to_vector([ember.ones(2, 2), ember.zeros(1)])
         tensor([1., 1., 1., 1., 0.])
     """
-    from ...ops.shape import cat
+    from ...ops.join import cat
     return cat([p.reshape(-1) for p in parameters])
 
 
