@@ -1,8 +1,10 @@
 """Layers (``ember.nn.Linear`` and friends), one file per family, as in torch."""
 
-from . import (activation, container, conv, dropout, flatten, fold, linear, loss, module,
-               normalization, pixelshuffle, pooling, sparse, upsampling)
+from . import (activation, attention, container, conv, dropout, flatten, fold, linear, loss,
+               module, normalization, pixelshuffle, pooling, rnn, sparse, transformer,
+               upsampling)
 from .activation import *  # noqa: F401,F403
+from .attention import *  # noqa: F401,F403
 from .container import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
@@ -14,9 +16,12 @@ from .module import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .pixelshuffle import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
+from .rnn import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
+from .transformer import *  # noqa: F401,F403
 from .upsampling import *  # noqa: F401,F403
 
-__all__ = [n for m in (activation, container, conv, dropout, flatten, fold, linear, loss, module,
-                       normalization, pixelshuffle, pooling, sparse, upsampling)
+__all__ = [n for m in (activation, attention, container, conv, dropout, flatten, fold, linear,
+                       loss, module, normalization, pixelshuffle, pooling, rnn, sparse,
+                       transformer, upsampling)
            for n in m.__all__]
