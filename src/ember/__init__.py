@@ -4,7 +4,7 @@ Example:
     >>> import ember
     >>> x = ember.randn(3, requires_grad=True)
     >>> (x * x).sum().backward()
-    >>> bool((x.grad == 2 * x).all())
+    >>> (x.grad == 2 * x).all().item()
     True
 """
 
