@@ -213,7 +213,96 @@ def _no_cast_needed(arrays) -> bool:
 
 
 def eager(op: type[Op], inputs: tuple, params: dict):
-    """Run ``op`` now: forward on arrays, and record a node if any input needs grad."""
+    """Run ``op`` now: forward on arrays, and record a node if any input needs grad.
+
+    This is the hot path of every recorded op, so the common case (tensors of one float
+    dtype, Python int/float scalars, no stale views) is one pass over the inputs;
+    anything else goes through ``_eager_general``.
+    """
+    if not (_state.grad_enabled and op.differentiable):
+        return _eager_general(op, inputs, params)
+    arrays, edges, meta = [], [], []
+    record = False
+    uniform = True
+    dt = None
+    for x in inputs:
+        if isinstance(x, Tensor):
+            if x._base is not None and x._vbox[0] != x._view_version:
+                return _eager_general(op, inputs, params)
+            d = x._data
+            arrays.append(d)
+            if dt is None:
+                dt = d.dtype
+            elif d.dtype is not dt:
+                uniform = False
+            if x._rg:
+                record = True
+                fn = x.grad_fn
+                edges.append((fn, x._output_nr) if fn is not None else (x, 0))
+                meta.append((d.shape, d.dtype))
+                continue
+        else:
+            tx = type(x)
+            if tx is not float and tx is not int:
+                if isinstance(x, xp.generic):
+                    return _eager_general(op, inputs, params)
+                uniform = False
+            arrays.append(x)
+        edges.append(None)
+        meta.append(None)
+    if not record or op.promote is not None and not (uniform and dt is not None
+                                                     and dt.kind == "f"):
+        return _eager_general(op, inputs, params)
+    node = op.node_class()
+    node.next_edges = tuple(edges)
+    node.in_meta = tuple(meta)
+    try:
+        out = op.forward(node, *arrays, **params)
+    except Exception as e:
+        raise _op_error(op, inputs, e) from None
+    if type(out) is tuple or _state.anomaly:
+        return _finish_record(op, node, inputs, arrays, params, out)
+    arr = out if type(out) is ndarray else xp.asarray(out)
+    t = Tensor._make(arr)
+    if arr.dtype.kind == "f":
+        t.grad_fn = node
+        t._rg = True
+    if op.view:
+        _mark_views(op, inputs[0], (t,), params)
+    saved = node._saved
+    if saved is not None:
+        meta = []
+        for v in saved:
+            if v is arr or v is out:
+                if v is not arr:  # a 0-d result NumPy returned as a scalar
+                    return _resolve_saved(node, inputs, arrays, (out,), (arr,), (t,)) or t
+                box = t._vbox
+                if box is None:
+                    box = t._vbox = [0]
+                meta.append((OUTPUT, 0, box, 0))
+                continue
+            if type(v) is ndarray:
+                for x, a in zip(inputs, arrays):
+                    if v is a and isinstance(x, Tensor):
+                        box = x._vbox
+                        if box is None:
+                            box = x._vbox = [0]
+                        meta.append((INPUT, x, box, box[0]))
+                        break
+                else:
+                    meta.append(_CONST)
+                continue
+            meta.append(_CONST)
+        node._saved_meta = meta
+        node._epoch = _state.inplace_epoch
+    return t
+
+
+_CONST = (CONST, None, None, 0)
+
+
+def _eager_general(op: type[Op], inputs: tuple, params: dict):
+    """``eager`` for every case: promotion, NumPy scalars, stale views, no recording."""
     arrays = []
     need_grad = False
     for x in inputs:
@@ -261,6 +350,11 @@ def eager(op: type[Op], inputs: tuple, params: dict):
         out = op.forward(node, *arrays, **params)
     except Exception as e:
         raise _op_error(op, inputs, e) from None
+    return _finish_record(op, node, inputs, arrays, params, out)
+
+
+def _finish_record(op, node, inputs, arrays, params, out):
+    """Wrap a recorded forward's outputs, link them to ``node`` and resolve saved values."""
     if _state.anomaly:
         from ..autograd.anomaly import record_forward_site
         record_forward_site(node)
