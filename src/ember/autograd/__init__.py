@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..backend import xp
 from . import engine as _engine
