@@ -1,5 +1,5 @@
 """Every benchmark workload, by group."""
 
-from . import overhead, train
+from . import overhead, sequence, train
 
-ALL = [*overhead.WORKLOADS, *train.WORKLOADS]
+ALL = [*overhead.WORKLOADS, *train.WORKLOADS, *sequence.WORKLOADS]
