@@ -14,7 +14,7 @@ import math
 from ..backend import xp
 from ..tensor import Tensor
 from .registry import Op, install_methods, register
-from .unary import _erf_erfc
+from .unary import _erf_erfc, _erfc_fast
 
 __all__ = ["gelu", "silu", "softplus", "mish", "elu", "selu", "celu", "leaky_relu", "relu6",
            "hardtanh", "hardswish", "hardsigmoid", "softsign", "logsigmoid", "tanhshrink",
@@ -59,9 +59,14 @@ class Gelu(Op):
         if approximate == "tanh":
             inner = _TANH_K * (x + _TANH_C * x * x * x)
             return (0.5 * x * (1 + xp.tanh(inner))).astype(x.dtype, copy=False)
-        x64 = x.astype(xp.float64, copy=False)
-        cdf = 0.5 * _erf_erfc(-x64 * _INV_SQRT2)[1]  # Phi(x) = erfc(-x/sqrt2)/2, exact tails
-        return (x64 * cdf).astype(x.dtype, copy=False)
+        if x.dtype == xp.float64:
+            cdf = 0.5 * _erf_erfc(x * -_INV_SQRT2)[1]  # Phi(x) = erfc(-x/sqrt2)/2, exact tails
+        else:
+            cdf = _erfc_fast(x * x.dtype.type(-_INV_SQRT2))
+            cdf *= x.dtype.type(0.5)
+        if ctx.recording:
+            ctx.cdf = cdf  # first-order backward reuses it; higher orders recompute
+        return x * cdf
 
     @staticmethod
     def backward(ctx, F, g):
@@ -70,7 +75,10 @@ class Gelu(Op):
             t = F.tanh(_TANH_K * (x + _TANH_C * x * x * x))
             dinner = _TANH_K * (1 + 3 * _TANH_C * x * x)
             return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dinner)
-        cdf = 0.5 * F.erfc(x * -_INV_SQRT2)
+        cdf = getattr(ctx, "cdf", None)
+        ctx.cdf = None
+        if cdf is None or ctx._tensor_mode:
+            cdf = 0.5 * F.erfc(x * -_INV_SQRT2)
         pdf = _INV_SQRT_2PI * F.exp(-0.5 * x * x)
         return g * (cdf + x * pdf)
 
