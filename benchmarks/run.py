@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/run.py                 # every group
-    python benchmarks/run.py overhead        # one group (overhead, train)
+    python benchmarks/run.py overhead        # one group (overhead, train, sequence)
     python benchmarks/run.py W1 W1b          # single workloads
 
 Benchmarks are not tests: nothing here asserts a timing. Each workload is timed as
@@ -38,22 +38,31 @@ class Workload:
     number: int = 0                # calls per timed loop (0: choose automatically)
 
 
-def measure(setup: Callable[[], Callable], number: int = 0, repeat: int = 5,
-            budget: float = 0.4) -> float:
-    """Seconds per call: best of ``repeat`` loops of ``number`` calls after a warm-up."""
-    fn = setup()
-    fn()
-    if not number:
-        t0 = time.perf_counter()
-        fn()
-        one = max(time.perf_counter() - t0, 1e-7)
-        number = max(1, int(budget / repeat / one))
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
+def measure(*setups: Callable[[], Callable], number: int = 0, repeat: int = 7,
+            budget: float = 0.3) -> list[float]:
+    """Seconds per call for each setup: best of ``repeat`` timed loops of ``number`` calls.
+
+    The loops of the different setups are interleaved (A B A B ...), so that drift in the
+    machine's speed affects all of them alike.
+    """
+    fns = [s() for s in setups]
+    counts = []
+    for fn in fns:
+        fn()  # warm-up
+        n = number
+        if not n:
+            t0 = time.perf_counter()
             fn()
-        best = min(best, (time.perf_counter() - t0) / number)
+            one = max(time.perf_counter() - t0, 1e-7)
+            n = max(1, int(budget / repeat / one))
+        counts.append(n)
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for k, (fn, n) in enumerate(zip(fns, counts)):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            best[k] = min(best[k], (time.perf_counter() - t0) / n)
     return best
 
 
@@ -69,8 +78,10 @@ def fmt(w: Workload, seconds: float) -> str:
 def run(workloads: list[Workload]) -> None:
     print(f"{'workload':<46} {'unit':>7} {'ember':>9} {'torch':>9} {'ratio':>7}  goal")
     for w in workloads:
-        e = measure(w.ember, w.number)
-        t = measure(w.torch, w.number) if w.torch else None
+        if w.torch:
+            e, t = measure(w.ember, w.torch, number=w.number)
+        else:
+            (e,), t = measure(w.ember, number=w.number), None
         if t is None:
             ratio = ""
         elif w.unit == "GFLOP/s":
@@ -81,7 +92,7 @@ def run(workloads: list[Workload]) -> None:
         print(f"{w.key + ' ' + w.title:<46} {w.unit:>7} {fmt(w, e)} {tcol} {ratio}  {w.goal}",
               flush=True)
         for name, setup in (w.extra or {}).items():
-            x = measure(setup, w.number)
+            (x,) = measure(setup, number=w.number)
             r = f"{x / t:7.2f}" if t and w.unit != "GFLOP/s" else ""
             print(f"{'   ' + name:<46} {w.unit:>7} {fmt(w, x)} {'':>9} {r}", flush=True)
 

@@ -17,6 +17,7 @@ from typing import Any
 from . import autograd as _autograd
 from . import dtypes
 from ._tensor_str import tensor_repr
+from .autograd import engine as _engine
 from .autograd.grad_mode import _state
 from .backend import xp
 
@@ -312,6 +313,12 @@ class Tensor:
             >>> (x ** 2).backward(); x.grad
             tensor(6.)
         """
+        if gradient is None and inputs is None and not create_graph and self._rg \
+                and self._data.size == 1:
+            # the usual `loss.backward()`: skip the argument handling of autograd.backward
+            seed = xp.ones(self._data.shape, self._data.dtype)
+            _engine.run_backward([self], [seed], bool(retain_graph), False)
+            return
         _autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     # ---- conversion to Python and NumPy ------------------------------------------

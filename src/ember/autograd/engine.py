@@ -329,7 +329,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
                 if e is None:
                     continue
                 tgt, nr = e
-                if g is not None and m is not None and (g.shape != m[0] or g.dtype != m[1]):
+                if g is not None and m is not None and (g.shape != m[0] or (
+                        g.dtype is not m[1] and g.dtype != m[1])):
                     g = _validate(g, m, create_graph, node, i)
                 if not isinstance(tgt, Node):  # a leaf: Tensor or a subclass such as Parameter
                     if g is not None:
@@ -460,15 +461,16 @@ def _call_node_hooks(node, in_grads, grads, create_graph) -> None:
 
 
 def _accumulate(leaf, g, create_graph: bool) -> None:
-    from ..tensor import Tensor
     if create_graph:
         leaf.grad = g if leaf.grad is None else leaf.grad + g
         return
-    if g.dtype != leaf._data.dtype:
-        g = g.astype(leaf._data.dtype)
-    if leaf.grad is None:
-        leaf.grad = Tensor._make(xp.array(g, copy=True))
-    elif leaf.grad.grad_fn is not None:
-        leaf.grad = leaf.grad + Tensor._make(g)
+    dt = leaf._data.dtype
+    if g.dtype is not dt and g.dtype != dt:
+        g = g.astype(dt)
+    grad = leaf.grad
+    if grad is None:
+        leaf.grad = _NS["Tensor"]._make(xp.array(g, copy=True))
+    elif grad.grad_fn is not None:
+        leaf.grad = grad + _NS["Tensor"]._make(g)
     else:
-        leaf.grad._data += g
+        grad._data += g

@@ -16,7 +16,7 @@ from .. import dtypes
 from ..backend import xp
 from ..tensor import Tensor
 from ._util import _not_implemented, _require_float, _type_name
-from .registry import Op, apply_inplace, install_methods, register
+from .registry import Op, apply_inplace, dispatch, install_methods, register
 
 __all__ = ["cast", "add", "sub", "mul", "div", "pow", "remainder", "fmod", "floor_divide", "atan2",
            "arctan2", "lerp", "hypot", "xlogy", "copysign", "float_power", "true_divide", "addcmul",
@@ -643,6 +643,7 @@ def _fast_binary(op):
     needs_float = op.promote == "float"
     state = __import__("ember.autograd.grad_mode", fromlist=["_state"])._state
     null = __import__("ember.ops.registry", fromlist=["NULL_CTX"]).NULL_CTX
+    no_params: dict = {}
 
     def method(self, other):
         if type(other) is Tensor and not state.modes:
@@ -659,7 +660,7 @@ def _fast_binary(op):
             pass
         else:
             return NotImplemented
-        return apply(self, other)
+        return dispatch(op, (self, other), no_params)
 
     def rmethod(self, other):
         if not isinstance(other, (int, float, bool, ndarray)) and not hasattr(other, "dtype"):

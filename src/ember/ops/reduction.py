@@ -15,7 +15,7 @@ from ..backend import xp
 from ..tensor import Tensor
 from ._util import kept_shape, norm_dim, norm_dims
 from .arith import cast
-from .registry import Op, install_methods, register
+from .registry import Op, dispatch, install_methods, register
 
 __all__ = ["sum", "mean", "sum_to_size", "prod", "var", "std", "var_mean", "std_mean", "norm",
            "cumsum", "cumprod", "all", "any", "count_nonzero", "nansum", "nanmean"]
@@ -117,7 +117,7 @@ class Sum(Op):
     @staticmethod
     def forward(ctx, x, dim, keepdim, dtype=None):
         ctx.in_shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
-        return xp.sum(x, axis=dim, keepdims=keepdim, dtype=_int_to_long(x, dtype))
+        return x.sum(axis=dim, keepdims=keepdim, dtype=_int_to_long(x, dtype))
 
     @staticmethod
     def backward(ctx, F, g):
@@ -132,6 +132,8 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
         >>> ember.sum(ember.tensor([[1, 2], [3, 4]]), dim=0)
         tensor([4, 6])
     """
+    if dim is None and dtype is None:  # the common full sum, without argument checks
+        return dispatch(Sum, (input,), {"dim": None, "keepdim": keepdim, "dtype": None})
     axes = _axes(dim, input.ndim, "sum")
     if dtype is not None:
         dtype = dtypes.to_dtype(dtype)

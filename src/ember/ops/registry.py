@@ -87,6 +87,13 @@ class Op:
         return eager(cls, inputs, params)
 
 
+def dispatch(op: type[Op], inputs: tuple, params: dict):
+    """``op.apply(*inputs, **params)`` without the argument packing (for hot callers)."""
+    if _state.modes:
+        return _state.modes[-1].dispatch(op, inputs, params)
+    return eager(op, inputs, params)
+
+
 def register(cls: type[Op]) -> type[Op]:
     """Add an op class to the table under ``cls.name``."""
     if not cls.name:

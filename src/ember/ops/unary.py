@@ -15,7 +15,7 @@ from ..backend import xp
 from ..tensor import Tensor
 from ._util import _not_implemented, _require_float
 from .arith import Pow, Trunc, _inplace, cast
-from .registry import Op, apply_inplace, install_methods, register
+from .registry import Op, apply_inplace, dispatch, install_methods, register
 
 __all__ = ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "sign", "floor",
            "trunc", "neg", "negative", "absolute", "exp2", "log2", "log10", "log1p", "expm1",
@@ -564,8 +564,10 @@ Isneginf = _predicate("isneginf", xp.isneginf, False)
 
 
 def _unary(op):
+    no_params: dict = {}
+
     def fn(input: Tensor) -> Tensor:
-        return op.apply(input)
+        return dispatch(op, (input,), no_params)
     fn.__name__ = op.name
     fn.__doc__ = (f"Elementwise ``{op.name}``.\n\n    Example:\n        >>> import ember\n"
                   f"        >>> ember.{op.name}(ember.zeros(2)).shape\n        ember.Size([2])\n")
