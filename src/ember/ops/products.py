@@ -40,6 +40,11 @@ class Matmul(Op):
     def forward(ctx, a, b):
         _matmul_check(a, b)
         ctx.save_for_backward(a, b)
+        if a.ndim > 2 and b.ndim == 2:
+            # a stack times one matrix is one GEMM on the flattened stack (NumPy would run
+            # one GEMM per matrix)
+            out = xp.matmul(a.reshape(-1, a.shape[-1]), b)
+            return out.reshape(a.shape[:-1] + (b.shape[-1],))
         return xp.matmul(a, b)
 
     @staticmethod
