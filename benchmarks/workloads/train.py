@@ -6,7 +6,6 @@ or ``torch`` module) and timed in both.
 
 from __future__ import annotations
 
-import glob
 import math
 import os
 
@@ -74,21 +73,19 @@ def _train_setup(kind: str, model_fn, flatten: bool):
 
 def stdlib_text(max_chars: int = 2_000_000) -> str:
     """Text of the Python standard library's own source files (no download)."""
-    root = os.path.dirname(os.__file__)
-    parts, total = [], 0
-    for path in sorted(glob.glob(os.path.join(root, "*.py"))):
-        with open(path, encoding="utf-8", errors="replace") as f:
-            s = f.read()
-        parts.append(s)
-        total += len(s)
-        if total >= max_chars:
-            break
-    return "".join(parts)[:max_chars]
+    from ember.examples.chargpt import load_text
+    return load_text(max_chars)
 
 
-def gpt(lib, vocab: int, width: int = 128, heads: int = 4, layers: int = 2, block: int = 64):
-    """A minimal GPT from Embedding, LayerNorm, Linear, GELU, matmul, masked_fill, softmax."""
+def gpt(lib, vocab: int, width: int = 128, heads: int = 4, layers: int = 2, block: int = 64,
+        sdpa: bool = False):
+    """A minimal GPT from Embedding, LayerNorm, Linear, GELU, matmul, masked_fill, softmax.
+
+    ``sdpa``: the attention goes through ``F.scaled_dot_product_attention(is_causal=True)``
+    instead of the explicit masked softmax.
+    """
     nn = lib.nn
+    attention = lib.nn.functional.scaled_dot_product_attention if sdpa else None
 
     class Block(nn.Module):
         def __init__(self):
@@ -97,8 +94,10 @@ def gpt(lib, vocab: int, width: int = 128, heads: int = 4, layers: int = 2, bloc
             self.qkv, self.proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
             self.fc, self.out = nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
             self.act = nn.GELU()
-            self.register_buffer("mask", lib.tril(lib.ones(block, block)).view(1, 1, block, block)
-                                 == 0)
+            if not sdpa:
+                self.register_buffer("mask",
+                                     lib.tril(lib.ones(block, block)).view(1, 1, block, block)
+                                     == 0)
 
         def forward(self, x):
             B, T, C = x.shape
@@ -106,9 +105,13 @@ def gpt(lib, vocab: int, width: int = 128, heads: int = 4, layers: int = 2, bloc
             q = q.view(B, T, heads, C // heads).transpose(1, 2)
             k = k.view(B, T, heads, C // heads).transpose(1, 2)
             v = v.view(B, T, heads, C // heads).transpose(1, 2)
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(C // heads))
-            att = att.masked_fill(self.mask[:, :, :T, :T], float("-inf")).softmax(dim=-1)
-            y = (att @ v).transpose(1, 2).reshape(B, T, C)
+            if sdpa:
+                y = attention(q, k, v, is_causal=True)
+            else:
+                att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(C // heads))
+                att = att.masked_fill(self.mask[:, :, :T, :T], float("-inf")).softmax(dim=-1)
+                y = att @ v
+            y = y.transpose(1, 2).reshape(B, T, C)
             x = x + self.proj(y)
             return x + self.out(self.act(self.fc(self.ln2(x))))
 
@@ -128,7 +131,7 @@ def gpt(lib, vocab: int, width: int = 128, heads: int = 4, layers: int = 2, bloc
     return GPT()
 
 
-def _gpt_setup(kind: str):
+def _gpt_setup(kind: str, sdpa: bool = False):
     def setup():
         import torch
 
@@ -137,16 +140,16 @@ def _gpt_setup(kind: str):
         lib.manual_seed(0)
         text = stdlib_text(200_000)
         chars = sorted(set(text))
-        data = np.array([chars.index(c) for c in text[:50_000]], dtype=np.int64)
-        model = gpt(lib, len(chars))
+        lookup = {c: i for i, c in enumerate(chars)}
+        data = np.array([lookup[c] for c in text[:50_000]], dtype=np.int64)
+        model = gpt(lib, len(chars), sdpa=sdpa)
         opt = lib.optim.AdamW(model.parameters(), lr=3e-4)
         rng = np.random.default_rng(0)
         block, batch = 64, 32
 
         def step():
-            ix = rng.integers(0, len(data) - block - 1, batch)
-            xb = lib.from_numpy(np.stack([data[i:i + block] for i in ix]))
-            yb = lib.from_numpy(np.stack([data[i + 1:i + 1 + block] for i in ix]))
+            rows = rng.integers(0, len(data) - block - 1, batch)[:, None] + np.arange(block)
+            xb, yb = lib.from_numpy(data[rows]), lib.from_numpy(data[rows + 1])
             logits = model(xb)
             loss = lib.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]),
                                                    yb.view(-1))

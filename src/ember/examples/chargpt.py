@@ -26,7 +26,6 @@ import argparse
 import glob
 import math
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -35,11 +34,7 @@ import numpy as np
 import ember
 import ember.nn.functional as F
 from ember import nn
-
-try:
-    from tqdm import tqdm
-except ImportError:  # tqdm is a dependency, but the example still runs without it
-    tqdm = None
+from ember.examples._progress import progress, set_postfix, write
 
 __all__ = ["GPT", "load_text", "encode", "get_batch", "generate", "main"]
 
@@ -285,11 +280,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"chargpt: {len(train):,} training and {len(val):,} validation characters, "
           f"vocabulary {len(vocab)}, {sum(p.numel() for p in model.parameters()):,} parameters")
 
-    log = tqdm.write if tqdm is not None else print
     steps = range(start, args.steps)
-    # the bar shows on a terminal only (disable=None), so logs stay readable
-    bar = tqdm(steps, initial=start, total=args.steps, desc="training", leave=False,
-               file=sys.stdout, disable=None) if tqdm is not None else steps
+    bar = progress(steps, initial=start, total=args.steps, desc="training")
     t0 = time.perf_counter()
     for step in bar:
         loss = _loss(model, *get_batch(train, args.block_size, args.batch_size, args.seed, step))
@@ -298,12 +290,11 @@ def main(argv: list[str] | None = None) -> dict:
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(loss.item())
-        if tqdm is not None:
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        set_postfix(bar, loss=f"{losses[-1]:.4f}")
         done = step + 1
         if done % args.log_every == 0 or done == args.steps:
             recent = losses[-args.log_every:]
-            log(f"step {done:5d}/{args.steps}  loss {sum(recent) / len(recent):.4f}")
+            write(f"step {done:5d}/{args.steps}  loss {sum(recent) / len(recent):.4f}")
         if args.save_every and done % args.save_every == 0:
             _save(out, model, opt, done, losses, config)
     seconds = time.perf_counter() - t0

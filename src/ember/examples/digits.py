@@ -15,7 +15,6 @@ trained weights are saved with ``ember.save``, loaded into a fresh model with
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -24,11 +23,7 @@ import numpy as np
 import ember
 import ember.nn.functional as F
 from ember import nn
-
-try:
-    from tqdm import tqdm
-except ImportError:  # tqdm is a dependency, but the example still runs without it
-    tqdm = None
+from ember.examples._progress import progress, set_postfix
 
 __all__ = ["DigitsNet", "load_digits", "split_digits", "evaluate", "main"]
 
@@ -134,9 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         model.train()
-        # the bar shows on a terminal only (disable=None), so logs stay readable
-        bar = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", leave=False, file=sys.stdout,
-                   disable=None) if tqdm is not None else loader
+        bar = progress(loader, desc=f"epoch {epoch}/{args.epochs}")
         total_loss, correct, seen = 0.0, 0, 0
         for xb, yb in bar:
             logits = model(xb)
@@ -148,8 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
             total_loss += loss.item() * n
             correct += int((logits.detach().argmax(1) == yb).sum().item())
             seen += n
-            if tqdm is not None:
-                bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
+            set_postfix(bar, loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
         test_acc = evaluate(model, x_test, y_test)
         history["loss"].append(total_loss / seen)
         history["train_acc"].append(correct / seen)

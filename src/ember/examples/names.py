@@ -23,7 +23,6 @@ two languages is dropped.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -32,12 +31,8 @@ import numpy as np
 import ember
 import ember.nn.functional as F
 from ember import nn
+from ember.examples._progress import progress, set_postfix
 from ember.nn.utils.rnn import pack_padded_sequence, pack_sequence
-
-try:
-    from tqdm import tqdm
-except ImportError:  # tqdm is a dependency, but the example still runs without it
-    tqdm = None
 
 __all__ = ["NameClassifier", "load_names", "encode_names", "predict", "main"]
 
@@ -203,9 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
     for epoch in range(1, args.epochs + 1):
         order = tr[ember.from_numpy(shuffle.permutation(len(train_idx)))]
         batches = [order[i:i + args.batch_size] for i in range(0, len(order), args.batch_size)]
-        # the bar shows on a terminal only (disable=None), so logs stay readable
-        bar = tqdm(batches, desc=f"epoch {epoch}/{args.epochs}", leave=False, file=sys.stdout,
-                   disable=None) if tqdm is not None else batches
+        bar = progress(batches, desc=f"epoch {epoch}/{args.epochs}")
         total_loss, correct, seen = 0.0, 0, 0
         for b in bar:
             lb = lengths[b]
@@ -220,8 +213,7 @@ def main(argv: list[str] | None = None) -> dict:
             total_loss += loss.item() * n
             correct += int((logits.detach().argmax(1) == yb).sum().item())
             seen += n
-            if tqdm is not None:
-                bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
+            set_postfix(bar, loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
         test_acc, _ = _accuracy(model, x_test, len_test, y_test)
         history["loss"].append(total_loss / seen)
         history["train_acc"].append(correct / seen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from ..backend import xp
-from .optimizer import Optimizer, _incr_step, _scalar, _zeros_like
+from .optimizer import Optimizer, _grad_with_decay, _incr_step, _scalar, _zeros_like
 
 __all__ = ["Adagrad"]
 
@@ -63,10 +63,7 @@ class Adagrad(Optimizer):
                     state["step"] = _scalar()
                     state["sum"] = _zeros_like(p, group["initial_accumulator_value"])
                 step = _incr_step(state)
-                if maximize:
-                    g = -g
-                if wd != 0:
-                    g = g + wd * d
+                g = _grad_with_decay(d, g, lr, wd, maximize)
                 clr = lr / (1 + (step - 1) * lr_decay)
                 s = state["sum"]._data
                 tmp = xp.multiply(g, g, out=xp.empty_like(d))

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 from ..backend import xp
 from .adam import _check_common
-from .optimizer import Optimizer, _incr_step, _lerp_, _scalar, _zeros_like
+from .optimizer import Optimizer, _grad_with_decay, _incr_step, _lerp_, _scalar, _zeros_like
 
 __all__ = ["Adamax"]
 
@@ -51,10 +51,7 @@ class Adamax(Optimizer):
                     state["exp_avg"] = _zeros_like(p)
                     state["exp_inf"] = _zeros_like(p)
                 step = _incr_step(state)
-                if maximize:
-                    g = -g
-                if wd != 0:
-                    g = g + wd * d
+                g = _grad_with_decay(d, g, lr, wd, maximize)
                 m = state["exp_avg"]._data
                 u = state["exp_inf"]._data
                 tmp = xp.empty_like(d)

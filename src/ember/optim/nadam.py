@@ -6,7 +6,14 @@ from collections.abc import Callable, Iterable
 
 from ..backend import xp
 from .adam import _check_common
-from .optimizer import Optimizer, _incr_step, _lerp_, _scalar, _zeros_like
+from .optimizer import (
+    Optimizer,
+    _adam_moments_,
+    _grad_with_decay,
+    _incr_step,
+    _scalar,
+    _zeros_like,
+)
 
 __all__ = ["NAdam"]
 
@@ -58,14 +65,8 @@ class NAdam(Optimizer):
                     state["exp_avg"] = _zeros_like(p)
                     state["exp_avg_sq"] = _zeros_like(p)
                 step = _incr_step(state)
-                if maximize:
-                    g = -g
                 bc2 = 1.0 - beta2 ** step
-                if wd != 0:
-                    if decoupled:
-                        d *= 1.0 - lr * wd
-                    else:
-                        g = g + wd * d
+                g = _grad_with_decay(d, g, lr, wd, maximize, decoupled)
                 mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * mdecay))
                 mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * mdecay))
                 # mu_product lives in a 0-d scalar-dtype tensor, rounded as torch rounds it
@@ -75,11 +76,7 @@ class NAdam(Optimizer):
                 m = state["exp_avg"]._data
                 v = state["exp_avg_sq"]._data
                 tmp = xp.empty_like(d)
-                _lerp_(m, g, 1.0 - beta1, tmp)
-                xp.multiply(g, 1.0 - beta2, out=tmp)
-                tmp *= g
-                v *= beta2
-                v += tmp
+                _adam_moments_(m, v, g, beta1, beta2, tmp)
                 den = xp.divide(v, bc2, out=xp.empty_like(d))
                 xp.sqrt(den, out=den)
                 den += eps

@@ -81,6 +81,29 @@ def _lerp_(a, b, w: float, tmp) -> None:
         xp.subtract(b, tmp, out=a)
 
 
+def _grad_with_decay(d, g, lr: float, wd: float, maximize: bool, decoupled: bool = False):
+    """The gradient array ``g`` negated for ``maximize`` and with L2 weight decay ``wd * d``
+    added; with ``decoupled`` the decay scales the parameter array ``d`` in place instead."""
+    if maximize:
+        g = -g
+    if wd != 0:
+        if decoupled:
+            d *= 1.0 - lr * wd
+        else:
+            g = g + wd * d
+    return g
+
+
+def _adam_moments_(m, v, g, beta1: float, beta2: float, tmp) -> None:
+    """Adam's moments in place: ``m.lerp_(g, 1 - beta1)``, ``v = beta2 * v + (1 - beta2) * g * g``
+    (``tmp``: scratch of ``g``'s shape)."""
+    _lerp_(m, g, 1.0 - beta1, tmp)
+    xp.multiply(g, 1.0 - beta2, out=tmp)
+    tmp *= g
+    v *= beta2
+    v += tmp
+
+
 def _with_hooks(step: Callable) -> Callable:
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):

@@ -7,7 +7,14 @@ from collections.abc import Callable, Iterable
 
 from ..backend import xp
 from .adam import _check_common
-from .optimizer import Optimizer, _incr_step, _lerp_, _scalar, _zeros_like
+from .optimizer import (
+    Optimizer,
+    _adam_moments_,
+    _grad_with_decay,
+    _incr_step,
+    _scalar,
+    _zeros_like,
+)
 
 __all__ = ["RAdam"]
 
@@ -55,21 +62,11 @@ class RAdam(Optimizer):
                     state["exp_avg"] = _zeros_like(p)
                     state["exp_avg_sq"] = _zeros_like(p)
                 step = _incr_step(state)
-                if maximize:
-                    g = -g
-                if wd != 0:
-                    if decoupled:
-                        d *= 1.0 - lr * wd
-                    else:
-                        g = g + wd * d
+                g = _grad_with_decay(d, g, lr, wd, maximize, decoupled)
                 m = state["exp_avg"]._data
                 v = state["exp_avg_sq"]._data
                 tmp = xp.empty_like(d)
-                _lerp_(m, g, 1.0 - beta1, tmp)
-                xp.multiply(g, 1.0 - beta2, out=tmp)
-                tmp *= g
-                v *= beta2
-                v += tmp
+                _adam_moments_(m, v, g, beta1, beta2, tmp)
                 bc1 = 1.0 - beta1 ** step
                 bc2 = 1.0 - beta2 ** step
                 upd = xp.divide(m, bc1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from ..backend import xp
-from .optimizer import Optimizer, _incr_step, _lerp_, _scalar, _zeros_like
+from .optimizer import Optimizer, _grad_with_decay, _incr_step, _lerp_, _scalar, _zeros_like
 
 __all__ = ["RMSprop"]
 
@@ -62,10 +62,7 @@ class RMSprop(Optimizer):
                     if centered:
                         state["grad_avg"] = _zeros_like(p)
                 _incr_step(state)
-                if maximize:
-                    g = -g
-                if wd != 0:
-                    g = g + wd * d
+                g = _grad_with_decay(d, g, lr, wd, maximize)
                 sq = state["square_avg"]._data
                 tmp = xp.multiply(g, 1.0 - alpha, out=xp.empty_like(d))
                 tmp *= g

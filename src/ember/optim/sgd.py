@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 from ..backend import xp
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _grad_with_decay
 
 __all__ = ["SGD"]
 
@@ -54,10 +54,7 @@ class SGD(Optimizer):
                     continue
                 d = p._data
                 g = p.grad._data
-                if maximize:
-                    g = -g
-                if wd != 0:
-                    g = g + wd * d
+                g = _grad_with_decay(d, g, lr, wd, maximize)
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
