@@ -46,10 +46,10 @@ def _lstm_setup(kind: str, packed: bool = False):
 
 WORKLOADS = [
     Workload("W8", "sequence", "LSTM 2x256, in 64, T 64, batch 32, fwd+bwd", "ms",
-             _lstm_setup("ember"), _lstm_setup("torch"), goal="<= 2.0", number=3),
+             _lstm_setup("ember"), _lstm_setup("torch"), goal="<= 1.5", number=3),
     Workload("W8p", "sequence", "W8 packed, lengths 16..64, unsorted", "ms",
              _lstm_setup("ember", packed=True), _lstm_setup("torch", packed=True),
-             goal="<= 2.0", number=3),
+             goal="<= 1.5", number=3),
     Workload("W4-sdpa", "sequence", "W4 with F.scaled_dot_product_attention", "ms",
              _gpt_setup("ember", sdpa=True), _gpt_setup("torch", sdpa=True), goal="<= 1.5",
              number=5,
