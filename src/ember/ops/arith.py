@@ -16,7 +16,7 @@ from .. import dtypes
 from ..backend import xp
 from ..tensor import Tensor
 from ._util import _not_implemented, _require_float, _type_name
-from .registry import Op, apply_inplace, dispatch, install_methods, register
+from .registry import Op, apply_inplace, dispatch, install_methods, record_binary, register
 
 __all__ = ["cast", "add", "sub", "mul", "div", "pow", "remainder", "fmod", "floor_divide", "atan2",
            "arctan2", "lerp", "hypot", "xlogy", "copysign", "float_power", "true_divide", "addcmul",
@@ -644,11 +644,13 @@ def _fast_binary(op):
     state = __import__("ember.autograd.grad_mode", fromlist=["_state"])._state
     null = __import__("ember.ops.registry", fromlist=["NULL_CTX"]).NULL_CTX
     no_params: dict = {}
+    differentiable = op.differentiable
 
     def method(self, other):
-        if type(other) is Tensor and not state.modes:
+        to = type(other)
+        if to is Tensor and not state.modes:
+            a, b = self._data, other._data
             if not ((self._rg or other._rg) and state.grad_enabled):
-                a, b = self._data, other._data
                 if a.dtype is b.dtype and not (needs_float and a.dtype.kind != "f") \
                         and not state.inference:
                     try:
@@ -656,6 +658,13 @@ def _fast_binary(op):
                     except Exception:
                         return apply(self, other)  # the slow path raises torch's error
                     return Tensor._make(out if type(out) is ndarray else xp.asarray(out))
+            elif a.dtype is b.dtype and a.dtype.kind == "f" and self._base is None \
+                    and other._base is None and differentiable:
+                return record_binary(op, self, other, a, b)
+        elif (to is float or to is int) and self._rg and state.grad_enabled \
+                and not state.modes and self._base is None and differentiable \
+                and self._data.dtype.kind == "f" and type(self) is Tensor:
+            return record_binary(op, self, other, self._data, other)
         elif isinstance(other, (Tensor, int, float, bool, ndarray)) or hasattr(other, "dtype"):
             pass
         else:

@@ -269,6 +269,39 @@ def eager(op: type[Op], inputs: tuple, params: dict):
         raise _op_error(op, inputs, e) from None
     if type(out) is tuple or _state.anomaly:
         return _finish_record(op, node, inputs, arrays, params, out)
+    return _link_output(op, node, inputs, arrays, params, out)
+
+
+def record_binary(op: type[Op], x: Tensor, y, a, b):
+    """``eager`` for an operator whose caller checked the common case: no mode, grad
+    enabled, ``x`` a tensor and ``y`` a tensor of x's float dtype or a Python number,
+    neither a view (so neither can be stale)."""
+    node = op.node_class()
+    if x._rg:
+        fn = x.grad_fn
+        e0 = (fn, x._output_nr) if fn is not None else (x, 0)
+        m0 = (a.shape, a.dtype)
+    else:
+        e0 = m0 = None
+    if isinstance(y, Tensor) and y._rg:
+        fn = y.grad_fn
+        e1 = (fn, y._output_nr) if fn is not None else (y, 0)
+        m1 = (b.shape, b.dtype)
+    else:
+        e1 = m1 = None
+    node.next_edges = (e0, e1)
+    node.in_meta = (m0, m1)
+    try:
+        out = op.forward(node, a, b)
+    except Exception as e:
+        raise _op_error(op, (x, y), e) from None
+    if _state.anomaly:
+        return _finish_record(op, node, (x, y), (a, b), {}, out)
+    return _link_output(op, node, (x, y), (a, b), None, out)
+
+
+def _link_output(op, node, inputs, arrays, params, out):
+    """Wrap a recorded single output, link it to ``node`` and resolve the saved values."""
     arr = out if type(out) is ndarray else xp.asarray(out)
     t = Tensor._make(arr)
     if arr.dtype.kind == "f":
