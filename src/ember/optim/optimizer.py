@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from copy import deepcopy
 from typing import Any
 
+from .. import debug as _debug
 from .. import dtypes
 from ..autograd.grad_mode import enable_grad
 from ..backend import xp
@@ -107,6 +108,7 @@ def _adam_moments_(m, v, g, beta1: float, beta2: float, tmp) -> None:
 def _with_hooks(step: Callable) -> Callable:
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
+        _debug._step_check(self)  # graph-leak check over the first steps (GraphLeakWarning)
         if not (self._step_pre_hooks or self._step_post_hooks):
             return step(self, *args, **kwargs)
         for hook in list(self._step_pre_hooks.values()):
