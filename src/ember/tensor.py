@@ -11,6 +11,8 @@ Attributes default at class level so that making a result tensor sets one attrib
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +24,20 @@ from .autograd.grad_mode import _state
 from .backend import xp
 
 __all__ = ["Tensor", "device", "is_tensor"]
+
+
+_EMBER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_site() -> tuple | None:
+    """``(filename, lineno, function)`` of the innermost caller outside the ember package."""
+    f = sys._getframe(1).f_back  # the caller of _bump_version
+    while f is not None:
+        code = f.f_code
+        if not code.co_filename.startswith(_EMBER_DIR):
+            return code.co_filename, f.f_lineno, code.co_name
+        f = f.f_back
+    return None
 
 
 class device:
@@ -196,6 +212,10 @@ class Tensor:
             self._vbox = [1]
         else:
             box[0] += 1
+            # a box that something saved for backward has a second slot (``watch_box``):
+            # remember where the user's code wrote, for the version-counter error
+            if len(box) > 1:
+                box[1] = _user_site()
 
     # ---- autograd attributes ----------------------------------------------------
     @property
@@ -401,6 +421,10 @@ class Tensor:
 
     def __repr__(self) -> str:
         return tensor_repr(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        # IPython's pretty printer: the same text as repr
+        p.text(tensor_repr(self))
 
     def __reduce_ex__(self, protocol):
         raise TypeError("ember tensors are not picklable by design; use ember.save (safetensors)")

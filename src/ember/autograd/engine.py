@@ -117,6 +117,28 @@ class AccumulateGrad:
         return f"<AccumulateGrad object at {id(self):#x}>"
 
 
+def watch_box(box: list) -> list:
+    """Mark a version box as saved for backward: ``Tensor._bump_version`` then records the
+    site of each in-place write in its second slot."""
+    if len(box) == 1:
+        box.append(None)
+    return box
+
+
+def inplace_site(box) -> str:
+    """The sentence naming the user's line that last wrote a watched version box, or ''."""
+    site = box[1] if len(box) > 1 else None
+    if not site:
+        return ""
+    if isinstance(site, str):
+        return f" The in-place write happened at {site}."
+    import linecache
+    filename, lineno, func = site
+    text = linecache.getline(filename, lineno).strip()
+    return (f" The in-place write happened at {filename}:{lineno} in {func}"
+            + (f": {text}" if text else "") + ".")
+
+
 def _describe(arr) -> str:
     from ..tensor import _LEGACY_NAMES
     kind = _LEGACY_NAMES.get(str(arr.dtype), "Tensor").replace("torch.", "ember.")
@@ -159,7 +181,7 @@ class OpNode(Node):
                 else:
                     arr, fn = self._saved[[m[1] for m in self._saved_meta].index(ref)], self
                     where = f", which is output {ref} of {self.name()},"
-                site = f" The in-place write happened at {box[1]}." if len(box) > 1 else ""
+                site = inplace_site(box)
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
                     f"inplace operation: {_describe(arr)}{where} is at version {box[0]}; expected "

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..backend import xp
-from .engine import FREED_MSG, Node, _describe
+from .engine import FREED_MSG, Node, _describe, inplace_site, watch_box
 from .grad_mode import _state
 
 __all__ = ["Function", "FunctionCtx", "FunctionNode", "once_differentiable"]
@@ -85,9 +85,9 @@ class FunctionCtx:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by "
                     f"an inplace operation: {_describe(t._data)}{where} is at version "
-                    f"{t._version}; expected version {version} instead. Hint: enable anomaly "
-                    "detection to find the operation that failed to compute its gradient, with "
-                    "ember.autograd.set_detect_anomaly(True).")
+                    f"{t._version}; expected version {version} instead.{inplace_site(t._vbox)} "
+                    "Hint: enable anomaly detection to find the operation that failed to "
+                    "compute its gradient, with ember.autograd.set_detect_anomaly(True).")
         return self._to_save
 
     saved_variables = saved_tensors
@@ -334,6 +334,10 @@ def _finish_saved(node: FunctionNode) -> None:
     """Remember the versions (and history, for the error) of the saved tensors, after
     forward's own in-place writes."""
     if node._to_save is not None:
+        for t in node._to_save:
+            if t is not None:
+                # watched: an in-place write records its site for the version error
+                t._vbox = watch_box(t._vbox or [0])
         node._saved_versions = tuple((None, False, 0) if t is None
                                      else (t._version, t.grad_fn is node, t._output_nr)
                                      for t in node._to_save)

@@ -318,7 +318,9 @@ def _link_output(op, node, inputs, arrays, params, out):
                     return _resolve_saved(node, inputs, arrays, (out,), (arr,), (t,)) or t
                 box = t._vbox
                 if box is None:
-                    box = t._vbox = [0]
+                    box = t._vbox = [0, None]
+                elif len(box) == 1:
+                    box.append(None)  # watched: in-place writes record their site
                 meta.append((OUTPUT, 0, box, 0))
                 continue
             if type(v) is ndarray:
@@ -326,7 +328,9 @@ def _link_output(op, node, inputs, arrays, params, out):
                     if v is a and isinstance(x, Tensor):
                         box = x._vbox
                         if box is None:
-                            box = x._vbox = [0]
+                            box = x._vbox = [0, None]
+                        elif len(box) == 1:
+                            box.append(None)
                         meta.append((INPUT, x, box, box[0]))
                         break
                 else:
@@ -504,7 +508,9 @@ def _resolve_saved(node: OpNode, inputs, arrays, raw_outs, outs, tensors) -> Non
                     x = inputs[i]
                     box = x._vbox
                     if box is None:
-                        box = x._vbox = [0]
+                        box = x._vbox = [0, None]
+                    elif len(box) == 1:
+                        box.append(None)  # watched: in-place writes record their site
                     entry = (INPUT, x, box, box[0])
                     break
             else:
@@ -513,7 +519,9 @@ def _resolve_saved(node: OpNode, inputs, arrays, raw_outs, outs, tensors) -> Non
                         t = tensors[k]
                         box = t._vbox
                         if box is None:
-                            box = t._vbox = [0]
+                            box = t._vbox = [0, None]
+                        elif len(box) == 1:
+                            box.append(None)
                         entry = (OUTPUT, k, box, box[0])
                         break
         meta.append(entry or (CONST, None, None, 0))

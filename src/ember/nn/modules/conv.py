@@ -19,7 +19,7 @@ from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
-from .module import Module
+from .module import Module, add_error_note
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
@@ -97,6 +97,19 @@ class _ConvNd(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound)
 
+    def _channel_hint(self, input: Tensor, e: BaseException) -> None:
+        """Suggest the constructor argument that fits an input with the wrong channel count."""
+        nd = len(self.kernel_size)
+        shape = getattr(input, "shape", None)
+        if shape is None or len(shape) not in (nd + 1, nd + 2):
+            return
+        c = shape[-nd - 1]
+        if c != self.in_channels:
+            add_error_note(e, f"{type(self).__name__}(in_channels={self.in_channels}, "
+                              f"out_channels={self.out_channels}, ...) got input of shape "
+                              f"{list(shape)} with {c} channels (dim {len(shape) - nd - 1}); "
+                              f"did you mean in_channels={c}?")
+
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
@@ -133,7 +146,11 @@ class _Conv(_ConvNd):
         return fn(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
     def forward(self, input: Tensor) -> Tensor:
-        return self._conv_forward(input, self.weight, self.bias)
+        try:
+            return self._conv_forward(input, self.weight, self.bias)
+        except RuntimeError as e:
+            self._channel_hint(input, e)
+            raise
 
 
 class Conv1d(_Conv):
@@ -202,8 +219,12 @@ class _ConvTranspose(_ConvNd):
     def forward(self, input: Tensor, output_size=None) -> Tensor:
         fn = F.conv_transpose2d if self._nd == 2 else F.conv_transpose1d
         opad = self._output_padding(input, output_size)
-        return fn(input, self.weight, self.bias, self.stride, self.padding, opad, self.groups,
-                  self.dilation)
+        try:
+            return fn(input, self.weight, self.bias, self.stride, self.padding, opad, self.groups,
+                      self.dilation)
+        except RuntimeError as e:
+            self._channel_hint(input, e)
+            raise
 
 
 class ConvTranspose1d(_ConvTranspose):

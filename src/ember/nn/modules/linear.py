@@ -18,7 +18,7 @@ from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
-from .module import Module
+from .module import Module, add_error_note
 
 __all__ = ["Identity", "Linear", "Bilinear"]
 
@@ -74,7 +74,15 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.linear(input, self.weight, self.bias)
+        try:
+            return F.linear(input, self.weight, self.bias)
+        except RuntimeError as e:
+            shape = getattr(input, "shape", None)
+            if shape and shape[-1] != self.in_features:
+                add_error_note(e, f"Linear(in_features={self.in_features}, out_features="
+                                  f"{self.out_features}) got input with last dimension "
+                                  f"{shape[-1]}; did you mean in_features={shape[-1]}?")
+            raise
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -37,6 +37,56 @@ __all__ = ["Module"]
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 
 
+def add_error_note(e: BaseException, text: str, replace: str | None = None) -> None:
+    """Attach ``text`` to an exception that is propagating, keeping its type and traceback:
+    a PEP 678 note (replacing the note ``replace`` if given), or on Python 3.10 a line
+    appended to the message of the builtin error types ember raises."""
+    if hasattr(e, "add_note"):
+        notes = getattr(e, "__notes__", None)
+        if replace is not None and notes:
+            for i, n in enumerate(notes):
+                if n is replace:
+                    notes[i] = text
+                    return
+        e.add_note(text)
+    elif (type(e) in (RuntimeError, ValueError, TypeError, IndexError) and len(e.args) == 1
+          and isinstance(e.args[0], str)):
+        msg = e.args[0]
+        if replace is not None and msg.endswith("\n" + replace):
+            msg = msg[:-len(replace) - 1]
+        e.args = (msg + "\n" + text,)
+
+
+def _note_module(module: Module, e: BaseException, args: tuple) -> None:
+    """Record, as an exception leaves each ``Module.__call__``, the path from the module
+    being left to the innermost module that raised; the note always names the innermost
+    module and its path from the outermost one reached so far."""
+    try:
+        ctx = e.__dict__.get("_ember_module_ctx")
+        if ctx is None:
+            shapes = ", ".join(f"{tuple(a.shape)} {a.dtype}" for a in args
+                               if isinstance(a, Tensor))
+            inputs = f", with input {shapes}" if shapes else ""
+            note = f"The error was raised in {type(module).__name__}{inputs}."
+            e._ember_module_ctx = [module, module, "", inputs, note]
+            add_error_note(e, note)
+            return
+        inner, last, path, inputs, note = ctx
+        if last is module or last is None:
+            return
+        name = next((n for n, m in module.named_modules() if m is last), None)
+        if name is None:
+            ctx[1] = None  # called from outside this module's tree: keep the path so far
+            return
+        path = name + ("." + path if path and name else path)
+        new = (f"The error was raised in module {path} ({type(inner).__name__}) of "
+               f"{type(module).__name__}{inputs}.")
+        ctx[1:] = [module, path, inputs, new]
+        add_error_note(e, new, replace=note)
+    except Exception:  # noqa: BLE001, S110 - never hide the error being reported
+        pass
+
+
 def _typename(obj) -> str:
     """The type name torch puts in its assignment errors (tensors by legacy name)."""
     if isinstance(obj, Tensor):
@@ -237,11 +287,16 @@ class Module:
 
     # ---- calling ---------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        # hot path: one dict check per hook kind, no allocation when no hooks are registered
-        if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
-                or self._backward_pre_hooks):
-            return self._call_with_hooks(args, kwargs)
-        return self.forward(*args, **kwargs)
+        # hot path: one dict check per hook kind, no allocation when no hooks are registered;
+        # the try costs nothing unless forward raises
+        try:
+            if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                    or self._backward_pre_hooks):
+                return self._call_with_hooks(args, kwargs)
+            return self.forward(*args, **kwargs)
+        except Exception as e:
+            _note_module(self, e, args)
+            raise
 
     def _call_with_hooks(self, args: tuple, kwargs: dict):
         for hid, hook in list(self._forward_pre_hooks.items()):
