@@ -336,7 +336,8 @@ class Tensor:
         if gradient is None and inputs is None and not create_graph and self._rg \
                 and self._data.size == 1:
             # the usual `loss.backward()`: skip the argument handling of autograd.backward
-            seed = xp.ones(self._data.shape, self._data.dtype)
+            d = self._data
+            seed = xp.array(1, d.dtype) if d.ndim == 0 else xp.ones(d.shape, d.dtype)
             _engine.run_backward([self], [seed], bool(retain_graph), False)
             return
         _autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
