@@ -51,7 +51,15 @@ from .dtypes import (
 )
 from .ops import *  # noqa: F401,F403 - the public op functions
 from .ops import __all__ as _ops_all
-from .random import Generator, default_generator, initial_seed, manual_seed, seed
+from .random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from .tensor import Size, Tensor, device, is_tensor
 
 # Loaded on first use, so that `import ember` stays fast (the core is what every
@@ -91,6 +99,7 @@ def numel(input: Tensor) -> int:
 __all__ = ["Tensor", "Size", "device", "DType", "dtype", "is_tensor", "set_printoptions",
            "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled", "manual_seed", "seed", "initial_seed", "Generator",
+           "get_rng_state", "set_rng_state",
            "default_generator", "autograd", "random", "linalg", "nn", "optim", "utils", "save",
            "load", "SerializationError", "dtypes", "is_floating_point", "numel",
            "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64",

@@ -21,9 +21,11 @@ from .ops.linalg import linalg_slogdet as slogdet
 from .ops.linalg import linalg_solve as solve
 from .ops.linalg import linalg_svdvals as svdvals
 from .ops.linalg import linalg_vector_norm as vector_norm
+from .ops.products import linalg_cross as cross
 from .ops.products import linalg_multi_dot as multi_dot
 from .ops.products import linalg_vecdot as vecdot
 from .ops.products import matmul
 
-__all__ = ["LinAlgError", "cholesky", "det", "eigh", "eigvalsh", "inv", "matmul", "matrix_norm",
-           "multi_dot", "norm", "qr", "slogdet", "solve", "svdvals", "vecdot", "vector_norm"]
+__all__ = ["LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matmul",
+           "matrix_norm", "multi_dot", "norm", "qr", "slogdet", "solve", "svdvals", "vecdot",
+           "vector_norm"]

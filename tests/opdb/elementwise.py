@@ -8,6 +8,8 @@ BIN = [S((3, 4), (3, 4)), S((3, 4), (4,), name="bcast"), S((), (2, 3), name="0d"
        S((0, 3), (3,), name="empty")]
 UN = [S((3, 4)), S(()), S((0,)), S((2, 1, 3))]
 POS = (0.2, 3.0)
+CLOSE_A = np.array([1.0, np.nan, np.inf, -np.inf, np.inf, 0.0, 1e-9, 2.0, np.nan])
+CLOSE_B = np.array([1.05, np.nan, np.inf, np.inf, 1.0, 0.0, 0.0, 2.7, 1.0])
 
 OPS = [
     OpInfo("add", lambda m, a, b: m.add(a, b), BIN),
@@ -194,4 +196,26 @@ OPS += [
     OpInfo("addcmul_", lambda m, a, b, c: (a * 1).addcmul_(b, c, value=3), TERN[:2]),
     OpInfo("addcdiv_", lambda m, a, b, c: (a * 1).addcdiv_(b, c, value=0.5), TERN[:2],
            domain=POS),
+    # closeness and equality (no gradients)
+    OpInfo("isclose", lambda m, a, b: m.isclose(a, a + b * 1e-5),
+           [S((3, 4), (3, 4)), S((3, 4), (4,), name="bcast"), S((), (2, 3), name="0d"),
+            S((0,), (0,), name="empty")], grad=False),
+    OpInfo("isclose_args", lambda m, a, b: a.isclose(b, rtol=0.1, atol=0.5, equal_nan=True),
+           [S(CLOSE_A, CLOSE_B)], grad=False),
+    OpInfo("isclose_specials", lambda m, a, b: m.isclose(a, b), [S(CLOSE_A, CLOSE_B)],
+           grad=False),
+    OpInfo("isclose_int", lambda m, a, b: m.isclose((a * 3).to(m.int64), (b * 3).to(m.int64),
+                                                     rtol=0.5, atol=1),
+           [S((3, 4), (3, 4))], grad=False, domain=(-4.0, 4.0)),
+    OpInfo("isclose_uint8", lambda m, a, b: m.isclose((a * 3).to(m.uint8), (b * 3).to(m.uint8),
+                                                       rtol=0, atol=2),
+           [S((3, 4), (3, 4))], grad=False, domain=(0.0, 4.0)),
+    OpInfo("isclose_bool", lambda m, a, b: m.isclose(a > 0, b > 0), [S((3, 4), (3, 4))],
+           grad=False),
+    OpInfo("allclose", lambda m, a, b: (m.allclose(a, a + b * 1e-9), a.allclose(b),
+                                        m.allclose(a, b, atol=5.0)),
+           [S((3, 4), (3, 4)), S((2, 3), (3,), name="bcast")], grad=False),
+    OpInfo("equal", lambda m, a, b: (m.equal(a, a * 1), a.equal(b), m.equal(a, a[:1]),
+                                     m.equal(a, a.to(m.float64))),
+           [S((3, 4), (3, 4)), S((0, 2), (0, 2), name="empty")], grad=False),
 ]

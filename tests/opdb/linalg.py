@@ -136,4 +136,18 @@ OPS += [
     OpInfo("linalg_qr", lambda m, a: tuple(m.linalg.qr(a)), [S((4, 3)), S((3, 3)), S((2, 3, 2))]),
     OpInfo("linalg_qr_complete", lambda m, a: tuple(m.linalg.qr(a, mode="complete")),
            [S((3, 3)), S((2, 4))], grad=False),
+    # cross products and distances
+    OpInfo("cross", lambda m, a, b: m.cross(a, b, dim=1), [S((2, 3), (2, 3)), S((4, 3), (1, 3))]),
+    OpInfo("cross_method", lambda m, a, b: a.cross(b, dim=0), [S((3,), (3,)), S((3, 2), (3, 2))]),
+    OpInfo("linalg_cross", lambda m, a, b: m.linalg.cross(a, b), [S((2, 1, 3), (1, 4, 3))]),
+    OpInfo("linalg_cross_dim", lambda m, a, b: m.linalg.cross(a, b, dim=-2), [S((3, 2), (3, 2))]),
+    OpInfo("cdist", lambda m, a, b: m.cdist(a, b), [S((3, 2), (4, 2)), S((2, 3, 2), (2, 4, 2)),
+                                                   S((2, 1, 3, 2), (4, 2), name="bcast"),
+                                                   S((0, 2), (3, 2), name="empty")]),
+    OpInfo("cdist_p", lambda m, a, b: (m.cdist(a, b, p=1), m.cdist(a, b, p=3),
+                                       m.cdist(a, b, p=math.inf), m.cdist(a, b, p=0)),
+           [S((3, 2), (4, 2))], gradgrad=False),
+    OpInfo("dist", lambda m, a, b: m.dist(a, b), [S((3, 4), (4,)), S((), ()), S((0,), (0,))]),
+    OpInfo("dist_p", lambda m, a, b: (a.dist(b, 3), m.dist(a, b, p=math.inf), m.dist(a, b, 1)),
+           [S((3, 4), (3, 4))], gradgrad=False),
 ]

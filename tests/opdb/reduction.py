@@ -14,6 +14,7 @@ POS = (0.5, 2.0)
 ZEROS = np.array([[1.5, 0.0, 2.0, -1.0], [0.0, 0.0, 3.0, 1.0], [1.0, 2.0, -0.5, 0.0]])
 TIES = np.array([[1.0, 3.0, 3.0, 0.5], [2.0, 2.0, 0.0, 2.0], [-1.0, -1.0, -1.0, -1.0]])
 NANS = np.array([[1.0, np.nan, 2.0], [np.nan, np.nan, 0.5]])
+COUNTS = np.array([1, 4, 4, 0, 2])
 
 OPS = [
     OpInfo("sum", lambda m, x: x.sum(), R + [EMPTY]),
@@ -128,4 +129,25 @@ OPS = [
            [S((3, 4))]),
     OpInfo("F_log_softmax", lambda m, x: m.nn.functional.log_softmax(x, dim=-1), [S((3, 4))]),
     OpInfo("F_softmin", lambda m, x: m.nn.functional.softmin(x, 0), [S((3, 4))]),
+    # running max / min, counting, histograms
+    OpInfo("cummax", lambda m, x: tuple(m.cummax(x, 1)), [S((3, 4)), S((2, 3, 2))]),
+    OpInfo("cummax_empty", lambda m, x: tuple(m.cummax(x, 1)), [EMPTY], grad=False),
+    OpInfo("cummax_0d", lambda m, x: tuple(m.cummax(x, 0)), [S(())]),
+    OpInfo("cummin", lambda m, x: tuple(x.cummin(dim=0)), [S((2, 3, 2)), S((4,))]),
+    OpInfo("cummax_ties", lambda m, x: tuple(m.cummax(x, 1)), [S(TIES)], gradcheck=False),
+    OpInfo("cummin_ties", lambda m, x: tuple(m.cummin(x, 0)), [S(TIES)], gradcheck=False),
+    OpInfo("cummax_nan", lambda m, x: tuple(m.cummax(x, 1)), [S(NANS)], grad=False),
+    OpInfo("cummin_nan", lambda m, x: tuple(m.cummin(x, 0)), [S(NANS)], grad=False),
+    OpInfo("cummax_int", lambda m, x: tuple(m.cummax((x * 3).to(m.int64), 0)), [S((4, 3))],
+           grad=False),
+    OpInfo("bincount", lambda m, x: (m.bincount(x), x.bincount(minlength=8)),
+           [S(COUNTS), S(np.zeros(0, np.int64), name="empty")], grad=False),
+    OpInfo("bincount_weights", lambda m, x, w: m.bincount(x, w, minlength=2),
+           [S(COUNTS, (5,)), S(COUNTS, np.arange(5), name="int_weights")], grad=False),
+    OpInfo("histc", lambda m, x: m.histc(x, bins=5), [S((3, 4)), S((0,)), S(np.ones(3))],
+           grad=False),
+    OpInfo("histc_range", lambda m, x: (x.histc(4, -1, 1), m.histc(x, bins=3, min=0.5, max=0.5)),
+           [S((4, 5))], grad=False),
+    OpInfo("histc_edges", lambda m, x: m.histc(x, bins=4, min=0, max=3),
+           [S(np.array([0.0, 0.75, 1.5, 2.25, 3.0, 3.5, -0.1, np.nan]))], grad=False),
 ]

@@ -100,4 +100,18 @@ OPS = [
     OpInfo("view_as", lambda m, a, b: a.view_as(b), [S((6,), (2, 3))], gradcheck=False),
     OpInfo("expand_as", lambda m, a, b: a.expand_as(b), [S((3, 1), (3, 2))], grad=True),
     OpInfo("squeeze_unsqueeze", lambda m, x: x.unsqueeze(1).squeeze(0), [S((1, 3))]),
+    # differences and rotations
+    OpInfo("diff", lambda m, x: m.diff(x), [S((3, 4)), S((5,)), S((0,)), S((2, 0))]),
+    OpInfo("diff_n2_dim0", lambda m, x: x.diff(n=2, dim=0), [S((4, 3)), S((2, 3))]),
+    OpInfo("diff_n0", lambda m, x: m.diff(x, n=0), [S((3,))]),
+    OpInfo("diff_prepend_append", lambda m, x, p, a: m.diff(x, dim=0, prepend=p, append=a),
+           [S((3, 4), (1, 4), (2, 4)), S((0, 2), (1, 2), (1, 2), name="empty")]),
+    OpInfo("diff_append_n3", lambda m, x, a: m.diff(x, n=3, append=a), [S((2, 3), (2, 2))]),
+    OpInfo("diff_int", lambda m, x: m.diff((x * 3).to(m.int64), n=2), [S((3, 5))], grad=False),
+    OpInfo("diff_bool", lambda m, x: m.diff(x > 0, dim=0), [S((4, 3))], grad=False),
+    OpInfo("rot90", lambda m, x: m.rot90(x), [S((2, 3)), S((2, 3, 4))]),
+    OpInfo("rot90_k", lambda m, x: (m.rot90(x, 2), m.rot90(x, 3), x.rot90(-1), m.rot90(x, 0),
+                                    m.rot90(x, 5)), [S((2, 3))]),
+    OpInfo("rot90_dims", lambda m, x: m.rot90(x, 1, (2, -3)), [S((2, 3, 4)), S((0, 2, 3))]),
+    OpInfo("detach", lambda m, x: m.detach(x) * 2, [S((2, 3)), S(())], grad=False),
 ]

@@ -16,7 +16,8 @@ from .registry import Op, apply_inplace, install_methods, register
 __all__ = ["where", "maximum", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal",
            "less", "less_equal", "not_equal", "clamp", "clip", "clamp_min", "clamp_max", "minimum",
            "fmax", "fmin", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
-           "bitwise_or", "bitwise_xor", "bitwise_not", "nan_to_num"]
+           "bitwise_or", "bitwise_xor", "bitwise_not", "nan_to_num", "isclose", "allclose",
+           "equal"]
 
 
 @register
@@ -481,6 +482,97 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
 # ---------------------------------------------------------------- in-place variants and operators
 
 
+# ---------------------------------------------------------------- closeness and equality
+
+
+@register
+class Isclose(Op):
+    name = "isclose"
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, a, b, rtol, atol, equal_nan):
+        out = a == b
+        if a.dtype.kind == "f":
+            if equal_nan:
+                out = out | (xp.isnan(a) & xp.isnan(b))
+            if rtol or atol:
+                # infinities are close only when equal (``a == b``): an infinite
+                # difference would pass the bound when ``other`` is infinite too
+                with xp.errstate(invalid="ignore", over="ignore"):
+                    d = a - b
+                    out = out | (xp.isfinite(d) & (abs(d) <= atol + rtol * abs(b)))
+        elif rtol or atol:
+            # integers and bools compare in the default float dtype (no unsigned wrap-around)
+            ft = dtypes.get_default_dtype().np
+            af, bf = a.astype(ft), b.astype(ft)
+            out = out | (abs(af - bf) <= atol + rtol * abs(bf))
+        return out
+
+
+def _check_close_args(input, other, rtol, atol, op: str) -> None:
+    from .reduction import _dname
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise TypeError(f"{op}(): argument 'input' and 'other' must be Tensor, not "
+                        f"{type(input).__name__} and {type(other).__name__}")
+    if input.dtype != other.dtype:
+        raise RuntimeError(f"{_dname(input)} did not match {_dname(other)}")
+    if rtol < 0:
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}")
+    if atol < 0:
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol}")
+
+
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    """Elementwise ``|input - other| <= atol + rtol * |other|`` (broadcasting), as bools.
+
+    Infinities are close only to themselves; nans only to nans when ``equal_nan``.
+    Both inputs must have the same dtype.
+
+    Example:
+        >>> import ember
+        >>> ember.isclose(ember.tensor([1.0, 2.0]), ember.tensor([1.0 + 1e-7, 2.1]))
+        tensor([ True, False])
+    """
+    _check_close_args(input, other, rtol, atol, "isclose")
+    return Isclose.apply(input, other, rtol=float(rtol), atol=float(atol),
+                         equal_nan=bool(equal_nan))
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """True when every element of ``input`` is close to ``other`` (see ``isclose``).
+
+    Example:
+        >>> import ember
+        >>> ember.allclose(ember.tensor([1.0, 2.0]), ember.tensor([1.0, 2.0 + 1e-6]))
+        True
+    """
+    _check_close_args(input, other, rtol, atol, "allclose")
+    return bool(Isclose.apply(input, other, rtol=float(rtol), atol=float(atol),
+                              equal_nan=bool(equal_nan))._data.all())
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True when both tensors have the same shape and the same values (nan is never equal).
+
+    Example:
+        >>> import ember
+        >>> ember.equal(ember.tensor([1, 2]), ember.tensor([1, 2]))
+        True
+        >>> ember.equal(ember.tensor([1, 2]), ember.tensor([1, 2, 3]))
+        False
+    """
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise TypeError(f"equal(): argument 'input' and 'other' must be Tensor, not "
+                        f"{type(input).__name__} and {type(other).__name__}")
+    a, b = input._data, other._data
+    if a.shape != b.shape:
+        return False
+    return bool((a == b).all())
+
+
 def _clamp_(self: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -526,7 +618,7 @@ install_methods({
     "logical_and": logical_and, "logical_or": logical_or,
     "logical_xor": logical_xor, "logical_not": logical_not, "bitwise_and": bitwise_and,
     "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor, "bitwise_not": bitwise_not,
-    "nan_to_num": nan_to_num,
+    "nan_to_num": nan_to_num, "isclose": isclose, "allclose": allclose, "equal": equal,
     **{f"{n}_": _inplace(op) for n, op in _LOGIC_INPLACE.items()},
     "clamp_": _clamp_, "clip_": _clamp_,
     "clamp_min_": lambda self, min: apply_inplace(Clamp, self, _bound(min), None),

@@ -9,12 +9,23 @@ import builtins
 from ..backend import xp
 from ..tensor import Tensor
 from ._util import norm_dim, shape_arg
+from .join import cat
 from .registry import Op, apply_inplace, install_methods, register
-from .shape import Diagonal, DiagonalBackward, Expand, Reshape, diagonal, narrow, reshape, select
+from .shape import (
+    Diagonal,
+    DiagonalBackward,
+    Expand,
+    Reshape,
+    diagonal,
+    narrow,
+    reshape,
+    select,
+    transpose,
+)
 
 __all__ = ["repeat_interleave", "tile", "flip", "fliplr", "flipud", "roll", "diag", "diag_embed",
            "tril", "triu", "clone", "select_scatter", "slice_scatter", "diagonal_scatter",
-           "narrow_copy"]
+           "narrow_copy", "diff", "rot90", "detach"]
 
 
 # ---------------------------------------------------------------- repeating
@@ -449,6 +460,82 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     return x
 
 
+# ---------------------------------------------------------------- differences and rotations
+
+
+def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None,
+         append: Tensor | None = None) -> Tensor:
+    """The ``n``-th forward difference along ``dim``: ``out[i] = input[i + 1] - input[i]``.
+
+    ``prepend`` and ``append`` are concatenated along ``dim`` first; bool inputs give
+    ``input[i + 1] != input[i]``.
+
+    Example:
+        >>> import ember
+        >>> ember.diff(ember.tensor([1, 3, 2, 7]))
+        tensor([ 2, -1,  5])
+        >>> ember.diff(ember.tensor([1, 3, 2, 7]), n=2, prepend=ember.tensor([0]))
+        tensor([ 1, -3,  6])
+    """
+    if input.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    d = norm_dim(dim, input.ndim, "diff")
+    for extra in (prepend, append):
+        if extra is not None and extra.ndim != input.ndim:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+    if prepend is not None or append is not None:
+        parts = [t for t in (prepend, input, append) if t is not None]
+        input = cat(parts, d)
+    for _ in range(n):
+        size = input.shape[d]
+        if size == 0:
+            break
+        hi, lo = narrow(input, d, 1, size - 1), narrow(input, d, 0, size - 1)
+        input = hi != lo if input.dtype.name == "bool" else hi - lo
+    return input
+
+
+def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
+    """Rotate by ``k`` quarter turns in the plane of ``dims``, from ``dims[0]`` to ``dims[1]``.
+
+    Example:
+        >>> import ember
+        >>> ember.rot90(ember.tensor([[1, 2], [3, 4]]))
+        tensor([[2, 4],
+                [1, 3]])
+    """
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
+    d0, d1 = (norm_dim(x, input.ndim, "rot90") for x in dims)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {dims[0]} "
+                           f"and dim1 = {dims[1]}")
+    k %= 4
+    if k == 1:
+        return transpose(flip(input, (d1,)), d0, d1)
+    if k == 2:
+        return flip(input, (d0, d1))
+    if k == 3:
+        return transpose(flip(input, (d0,)), d0, d1)
+    return clone(input)
+
+
+def detach(input: Tensor) -> Tensor:
+    """A tensor sharing ``input``'s data, cut from the autograd graph (``input.detach()``).
+
+    Example:
+        >>> import ember
+        >>> ember.detach(ember.ones(2, requires_grad=True)).requires_grad
+        False
+    """
+    return input.detach()
+
+
 install_methods({
     "repeat": _repeat, "tile": tile, "repeat_interleave": repeat_interleave,
     "flip": flip, "fliplr": fliplr, "flipud": flipud, "roll": roll, "tril": tril, "triu": triu,
@@ -456,5 +543,6 @@ install_methods({
     "triu_": lambda self, diagonal=0: apply_inplace(Triu, self, diagonal=int(diagonal)),
     "diag": diag, "diag_embed": diag_embed, "clone": clone, "contiguous": _contiguous,
     "select_scatter": select_scatter, "slice_scatter": slice_scatter,
-    "diagonal_scatter": diagonal_scatter, "narrow_copy": narrow_copy,
+    "diagonal_scatter": diagonal_scatter, "narrow_copy": narrow_copy, "diff": diff,
+    "rot90": rot90,
 })

@@ -14,7 +14,8 @@ from ._util import kept_shape, norm_dim
 from .reduction import _axes, _check_nonempty, _grad_kept
 from .registry import Op, install_methods, register
 
-__all__ = ["max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "median"]
+__all__ = ["max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "median", "cummax",
+           "cummin"]
 
 
 #: ``torch.return_types``-like results: tuples with named fields
@@ -22,7 +23,9 @@ ReturnMax = namedtuple("max", ["values", "indices"])
 ReturnMin = namedtuple("min", ["values", "indices"])
 ReturnMedian = namedtuple("median", ["values", "indices"])
 ReturnAminmax = namedtuple("aminmax", ["min", "max"])
-for _rt in (ReturnMax, ReturnMin, ReturnMedian, ReturnAminmax):
+ReturnCummax = namedtuple("cummax", ["values", "indices"])
+ReturnCummin = namedtuple("cummin", ["values", "indices"])
+for _rt in (ReturnMax, ReturnMin, ReturnMedian, ReturnAminmax, ReturnCummax, ReturnCummin):
     _rt.__module__ = "ember.return_types"
 
 
@@ -323,6 +326,79 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
     return _arg(input, dim, keepdim, "argmin", False)
 
 
+# ---------------------------------------------------------------- running max / min
+
+
+class _CumPick(Op):
+    """Running extreme along ``dim`` with the index of the element it came from.
+
+    Ties pick the latest index and a nan, once seen, stays (torch's rules); the gradient
+    of each output goes to the element at its index.
+    """
+
+    nondiff_outputs = (1,)
+    _ufunc = None
+
+    @classmethod
+    def forward(cls, ctx, x, dim):
+        ctx.dim = dim
+        if dim is None:
+            return x.copy(), xp.zeros((), xp.int64)
+        vals = cls._ufunc.accumulate(x, axis=dim)
+        hit = x == vals
+        if x.dtype.kind == "f":
+            hit |= xp.isnan(x)
+        pos = xp.arange(x.shape[dim], dtype=xp.int64).reshape((-1,) + (1,) * (x.ndim - dim - 1))
+        idx = xp.maximum.accumulate(xp.where(hit, pos, 0), axis=dim) if x.size else \
+            xp.zeros(x.shape, xp.int64)
+        ctx.save_for_backward(idx)
+        return vals, idx
+
+    @staticmethod
+    def backward(ctx, F, g, _gi):
+        if ctx.dim is None:
+            return g
+        (idx,) = ctx.saved_tensors
+        return F.scatter_add(g * 0.0, idx, g, dim=ctx.dim)
+
+
+@register
+class Cummax(_CumPick):
+    name = "cummax"
+    _ufunc = xp.maximum
+
+
+@register
+class Cummin(_CumPick):
+    name = "cummin"
+    _ufunc = xp.minimum
+
+
+def cummax(input: Tensor, dim: int):
+    """Running maximum along ``dim`` as ``(values, indices)``; ties take the latest index.
+
+    Example:
+        >>> import ember
+        >>> values, indices = ember.cummax(ember.tensor([1, 3, 2, 3]), dim=0)
+        >>> values, indices
+        (tensor([1, 3, 3, 3]), tensor([0, 1, 1, 3]))
+    """
+    d = norm_dim(dim, input.ndim, "cummax")
+    return ReturnCummax(*Cummax.apply(input, dim=d if input.ndim else None))
+
+
+def cummin(input: Tensor, dim: int):
+    """Running minimum along ``dim`` as ``(values, indices)``; ties take the latest index.
+
+    Example:
+        >>> import ember
+        >>> ember.cummin(ember.tensor([3, 1, 2, 1]), dim=0).indices
+        tensor([0, 1, 1, 3])
+    """
+    d = norm_dim(dim, input.ndim, "cummin")
+    return ReturnCummin(*Cummin.apply(input, dim=d if input.ndim else None))
+
+
 def _max_method(self, dim=None, keepdim: bool = False):
     if isinstance(dim, Tensor):
         return max(self, other=dim)
@@ -337,5 +413,5 @@ def _min_method(self, dim=None, keepdim: bool = False):
 
 install_methods({
     "max": _max_method, "min": _min_method, "amax": amax, "amin": amin, "aminmax": aminmax,
-    "argmax": argmax, "argmin": argmin, "median": median,
+    "argmax": argmax, "argmin": argmin, "median": median, "cummax": cummax, "cummin": cummin,
 })

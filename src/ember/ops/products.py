@@ -4,16 +4,22 @@ chain_matmul, einsum, tensordot, kron, trace, and torch.linalg's multi_dot and v
 
 from __future__ import annotations
 
+import warnings
+
 from .. import dtypes
 from ..backend import xp
 from ..tensor import Tensor
+from ._util import norm_dim
 from .compare import where
-from .reduction import _dname
+from .join import cat
+from .reduction import _dname, vector_norm
 from .reduction import sum as _sum
 from .registry import Op, install_methods, register
+from .shape import narrow, unsqueeze
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
-           "addbmm", "baddbmm", "einsum", "tensordot", "kron", "trace", "chain_matmul"]
+           "addbmm", "baddbmm", "einsum", "tensordot", "kron", "trace", "chain_matmul",
+           "cross", "cdist", "dist"]
 
 
 def _matmul_check(a, b) -> None:
@@ -543,10 +549,106 @@ def linalg_vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     return _sum(x * y, dim)
 
 
+# ---------------------------------------------------------------- cross products and distances
+
+
+def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
+    """The cross product of 3-vectors along ``dim`` (other dims broadcast).
+
+    Example:
+        >>> import ember
+        >>> ember.linalg.cross(ember.tensor([1.0, 0.0, 0.0]), ember.tensor([0.0, 1.0, 0.0]))
+        tensor([0., 0., 1.])
+    """
+    if input.ndim != other.ndim:
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    if input.dtype != other.dtype:
+        raise RuntimeError(f"expected scalar type {_dname(input)} but found {_dname(other)}")
+    d = norm_dim(dim, input.ndim, "linalg.cross")
+    if input.shape[d] != 3 or other.shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. "
+                           f"Got {input.shape[d]} and {other.shape[d]}")
+    a = [narrow(input, d, i, 1) for i in range(3)]
+    b = [narrow(other, d, i, 1) for i in range(3)]
+    return cat([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
+                a[0] * b[1] - a[1] * b[0]], d)
+
+
+def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
+    """The cross product of 3-vectors along ``dim``.
+
+    Without ``dim`` the first dimension of size 3 is used and a deprecation warning is
+    given (as torch; ``linalg.cross`` defaults to the last dimension instead).
+
+    Example:
+        >>> import ember
+        >>> ember.cross(ember.tensor([[1, 0, 0]]), ember.tensor([[0, 0, 1]]), dim=1)
+        tensor([[ 0, -1,  0]])
+    """
+    if dim is None:
+        warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\n"
+                      "Please either pass the dim explicitly or simply use torch.linalg.cross.\n"
+                      "The default value of dim will change to agree with that of linalg.cross "
+                      "in a future release.", UserWarning, stacklevel=2)
+        dim = next((i for i, n in enumerate(input.shape) if n == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    return linalg_cross(input, other, dim=dim)
+
+
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                "donot_use_mm_for_euclid_dist")
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
+          compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
+    """p-norm distances between the rows of ``x1`` (..., P, M) and ``x2`` (..., R, M).
+
+    The leading batch dims broadcast; the result is (..., P, R). ``compute_mode`` is
+    accepted for torch compatibility (distances are always computed directly).
+
+    Example:
+        >>> import ember
+        >>> ember.cdist(ember.tensor([[0.0, 0.0]]), ember.tensor([[3.0, 4.0], [1.0, 0.0]]))
+        tensor([[5., 1.]])
+    """
+    for name, t in (("X1", x1), ("X2", x2)):
+        if t.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")
+        if not t.dtype.is_floating_point:
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
+                               f"{_dname(t)}")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
+                           f"{x1.shape[-1]} X2: {x2.shape[-1]}")
+    if x1.dtype != x2.dtype:
+        raise RuntimeError(f"expected scalar type {_dname(x1)} but found {_dname(x2)}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    return vector_norm(unsqueeze(x1, -2) - unsqueeze(x2, -3), float(p), dim=-1)
+
+
+def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
+    """The p-norm of ``input - other`` (broadcasting), as a 0-d tensor.
+
+    Example:
+        >>> import ember
+        >>> ember.dist(ember.tensor([1.0, 2.0]), ember.tensor([4.0, 6.0]))
+        tensor(5.)
+    """
+    for t in (input, other):
+        if not t.dtype.is_floating_point:
+            raise RuntimeError("norm(): input dtype should be either floating point or complex. "
+                               f"Got {_dname(t)} instead.")
+    return vector_norm(input - other, float(p))
+
+
 install_methods({
     "matmul": matmul, "__matmul__": matmul,
     "__rmatmul__": lambda self, other: matmul(other, self),
     "mm": mm, "bmm": bmm, "mv": mv, "dot": dot, "vdot": vdot, "inner": inner,
     "outer": outer, "ger": ger, "addmm": addmm, "addmv": addmv, "addbmm": addbmm,
-    "baddbmm": baddbmm, "kron": kron, "trace": trace,
+    "baddbmm": baddbmm, "kron": kron, "trace": trace, "cross": cross, "dist": dist,
 })

@@ -18,7 +18,8 @@ from .arith import cast
 from .registry import Op, dispatch, install_methods, register
 
 __all__ = ["sum", "mean", "sum_to_size", "prod", "var", "std", "var_mean", "std_mean", "norm",
-           "cumsum", "cumprod", "all", "any", "count_nonzero", "nansum", "nanmean"]
+           "cumsum", "cumprod", "all", "any", "count_nonzero", "nansum", "nanmean", "bincount",
+           "histc"]
 
 
 _pymax = max  # the builtin, under a name that no op function shadows
@@ -613,9 +614,96 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
     return nansum(input, axes or (), keepdim) / Tensor._make(count)
 
 
+# ---------------------------------------------------------------- counting and histograms
+
+
+@register
+class Bincount(Op):
+    name = "bincount"
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, x, weights=None, minlength=0):
+        n = _pymax(int(x.max()) + 1 if x.size else 0, minlength)
+        if weights is None:
+            return xp.bincount(x, minlength=n).astype(xp.int64)
+        out = xp.bincount(x, weights=weights.astype(xp.float64), minlength=n)
+        return out.astype(xp.float32 if weights.dtype == xp.float32 else xp.float64)
+
+
+def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+    """Count the occurrences of each value in a 1-d tensor of non-negative integers.
+
+    With ``weights`` each occurrence adds its weight (float32 weights give float32,
+    other weights float64). The result has ``max(input.max() + 1, minlength)`` entries.
+
+    Example:
+        >>> import ember
+        >>> ember.bincount(ember.tensor([1, 3, 3]))
+        tensor([0, 1, 0, 2])
+        >>> ember.bincount(ember.tensor([0, 0]), ember.tensor([0.5, 1.0]), minlength=2)
+        tensor([1.5000, 0.0000])
+    """
+    if minlength < 0:
+        raise RuntimeError("minlength should be >= 0")
+    if input.dtype.is_floating_point or input.dtype.name == "bool":
+        raise NotImplementedError(f'"bincount_cpu" not implemented for \'{_dname(input)}\'')
+    if input.ndim != 1 or (input.numel() and bool((input._data < 0).any())):
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if weights is not None and (weights.ndim != 1 or weights.shape[0] != input.shape[0]):
+        raise RuntimeError("weights should be 1-d and have the same length as input")
+    if weights is None:
+        return Bincount.apply(input, minlength=int(minlength))
+    return Bincount.apply(input, weights, minlength=int(minlength))
+
+
+@register
+class Histc(Op):
+    name = "histc"
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, x, bins, min, max):  # noqa: A002 - torch's names
+        lo, hi = xp.asarray(min, x.dtype), xp.asarray(max, x.dtype)
+        keep = x[(x >= lo) & (x <= hi)]
+        pos = ((keep - lo) * bins / (hi - lo)).astype(xp.int64)
+        # the right edge belongs to the last bin
+        pos = xp.minimum(pos, bins - 1)
+        return xp.bincount(pos, minlength=bins).astype(x.dtype)
+
+
+def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:  # noqa: A002
+    """Histogram of ``input`` with ``bins`` equal-width bins spanning ``[min, max]``.
+
+    Elements outside the range are ignored; an element equal to ``max`` counts in the last
+    bin. When ``min == max`` the data's own minimum and maximum are used (widened by 1 on
+    each side if those are equal too).
+
+    Example:
+        >>> import ember
+        >>> ember.histc(ember.tensor([1.0, 2.0, 1.0]), bins=4, min=0, max=3)
+        tensor([0., 2., 1., 0.])
+    """
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f'"histogram_cpu" not implemented for \'{_dname(input)}\'')
+    if bins <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
+    lo, hi = float(min), float(max)
+    if lo == hi and input.numel():
+        data = input._data
+        lo, hi = float(data.min()), float(data.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if hi < lo:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise RuntimeError(f"torch.histc: range of [{lo:g}, {hi:g}] is not finite")
+    return Histc.apply(input, bins=int(bins), min=lo, max=hi)
+
+
 install_methods({
     "sum": sum, "mean": mean, "sum_to_size": sum_to_size, "prod": prod,
     "var": var, "std": std, "norm": norm, "cumsum": cumsum, "cumprod": cumprod,
     "all": all, "any": any, "count_nonzero": count_nonzero, "nansum": nansum,
-    "nanmean": nanmean,
+    "nanmean": nanmean, "bincount": bincount, "histc": histc,
 })
