@@ -268,10 +268,6 @@ def _call_tensor_hooks(hooks: dict, g, create_graph: bool):
     return gt if create_graph else gt._data
 
 
-def _edge_of(t):
-    return (t.grad_fn, t._output_nr) if t.grad_fn is not None else (t, 0)
-
-
 def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inputs=None,
                  accumulate: bool = True):
     """Backpropagate ``root_grads`` from ``roots``.
