@@ -212,7 +212,7 @@ class Tensor:
             self._vbox = [1]
         else:
             box[0] += 1
-            # a box that something saved for backward has a second slot (``watch_box``):
+            # a box that something saved for backward has a second slot (``engine.saved_box``):
             # remember where the user's code wrote, for the version-counter error
             if len(box) > 1:
                 box[1] = _user_site()

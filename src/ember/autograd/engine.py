@@ -117,10 +117,14 @@ class AccumulateGrad:
         return f"<AccumulateGrad object at {id(self):#x}>"
 
 
-def watch_box(box: list) -> list:
-    """Mark a version box as saved for backward: ``Tensor._bump_version`` then records the
-    site of each in-place write in its second slot."""
-    if len(box) == 1:
+def saved_box(t) -> list:
+    """The version box of a tensor whose value is being saved for backward, marked as
+    watched: ``Tensor._bump_version`` then records the site of each in-place write in its
+    second slot."""
+    box = t._vbox
+    if box is None:
+        box = t._vbox = [0, None]
+    elif len(box) == 1:
         box.append(None)
     return box
 

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..backend import xp
-from .engine import FREED_MSG, Node, _describe, inplace_site, watch_box
+from .engine import FREED_MSG, Node, _describe, inplace_site, saved_box
 from .grad_mode import _state
 
 __all__ = ["Function", "FunctionCtx", "FunctionNode", "once_differentiable"]
@@ -337,7 +337,7 @@ def _finish_saved(node: FunctionNode) -> None:
         for t in node._to_save:
             if t is not None:
                 # watched: an in-place write records its site for the version error
-                t._vbox = watch_box(t._vbox or [0])
+                saved_box(t)
         node._saved_versions = tuple((None, False, 0) if t is None
                                      else (t._version, t.grad_fn is node, t._output_nr)
                                      for t in node._to_save)

@@ -39,7 +39,7 @@ import re
 
 from .. import dtypes
 from ..autograd import engine as _engine
-from ..autograd.engine import CONST, INPUT, OUTPUT, Node, OpNode
+from ..autograd.engine import CONST, INPUT, OUTPUT, Node, OpNode, saved_box
 from ..autograd.grad_mode import _state
 from ..backend import xp
 from ..tensor import Tensor
@@ -316,21 +316,12 @@ def _link_output(op, node, inputs, arrays, params, out):
             if v is arr or v is out:
                 if v is not arr:  # a 0-d result NumPy returned as a scalar
                     return _resolve_saved(node, inputs, arrays, (out,), (arr,), (t,)) or t
-                box = t._vbox
-                if box is None:
-                    box = t._vbox = [0, None]
-                elif len(box) == 1:
-                    box.append(None)  # watched: in-place writes record their site
-                meta.append((OUTPUT, 0, box, 0))
+                meta.append((OUTPUT, 0, saved_box(t), 0))
                 continue
             if type(v) is ndarray:
                 for x, a in zip(inputs, arrays):
                     if v is a and isinstance(x, Tensor):
-                        box = x._vbox
-                        if box is None:
-                            box = x._vbox = [0, None]
-                        elif len(box) == 1:
-                            box.append(None)
+                        box = saved_box(x)
                         meta.append((INPUT, x, box, box[0]))
                         break
                 else:
@@ -506,22 +497,13 @@ def _resolve_saved(node: OpNode, inputs, arrays, raw_outs, outs, tensors) -> Non
             for i, a in enumerate(arrays):
                 if s is a and isinstance(inputs[i], Tensor):
                     x = inputs[i]
-                    box = x._vbox
-                    if box is None:
-                        box = x._vbox = [0, None]
-                    elif len(box) == 1:
-                        box.append(None)  # watched: in-place writes record their site
+                    box = saved_box(x)
                     entry = (INPUT, x, box, box[0])
                     break
             else:
                 for k, o in enumerate(outs):
                     if s is o:
-                        t = tensors[k]
-                        box = t._vbox
-                        if box is None:
-                            box = t._vbox = [0, None]
-                        elif len(box) == 1:
-                            box.append(None)
+                        box = saved_box(tensors[k])
                         entry = (OUTPUT, k, box, box[0])
                         break
         meta.append(entry or (CONST, None, None, 0))
