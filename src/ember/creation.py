@@ -6,10 +6,11 @@ import math
 from numbers import Number
 
 from . import dtypes
+from .autograd.grad_mode import no_grad
 from .backend import xp
 from .ops._util import shape_arg
-from .ops.registry import Op, apply_inplace, install_methods, register
-from .random import _gen
+from .ops.arith import cast
+from .ops.registry import OPS, Op, apply_inplace, dispatch, install_methods, register
 from .tensor import Tensor, _check_device
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "asarray", "zeros", "ones", "full", "empty",
@@ -330,6 +331,25 @@ def eye(n: int, m: int | None = None, *, dtype=None, device=None,
 
 # ---------------------------------------------------------------- random
 
+# draws go through the op table (ops/random.py) so a dispatch mode sees them
+_UNIFORM, _NORMAL, _RANDINT, _RANDPERM = (OPS["uniform"], OPS["normal"], OPS["randint"],
+                                          OPS["randperm"])
+_EXPONENTIAL, _BERNOULLI, _MULTINOMIAL = OPS["exponential"], OPS["bernoulli"], OPS["multinomial"]
+_COPY = OPS["copy"]
+
+
+def _edt(dtype, default=None) -> dtypes.dtype:
+    """``dtype`` (or the default) as an ember dtype, the form random ops take."""
+    if dtype is None:
+        return default or dtypes.get_default_dtype()
+    return dtypes.to_dtype(dtype)
+
+
+def _drawn(t: Tensor, requires_grad: bool) -> Tensor:
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples on [0, 1).
@@ -339,9 +359,9 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = F
         >>> ember.rand(2, 3).shape
         ember.Size([2, 3])
     """
-    dt = _dt(dtype)
-    arr = _gen(generator).random(_size(size), dtype=xp.float64 if dt != xp.float32 else dt)
-    return _finish(arr.astype(dt, copy=False), requires_grad, device)
+    _check_device(device)
+    return _drawn(dispatch(_UNIFORM, (), {"shape": _size(size), "dtype": _edt(dtype),
+                                          "generator": generator}), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -352,10 +372,9 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = 
         >>> ember.randn(4).dtype
         ember.float32
     """
-    dt = _dt(dtype)
-    arr = _gen(generator).standard_normal(_size(size), dtype=xp.float64 if dt != xp.float32
-                                          else dt)
-    return _finish(arr.astype(dt, copy=False), requires_grad, device)
+    _check_device(device)
+    return _drawn(dispatch(_NORMAL, (), {"shape": _size(size), "dtype": _edt(dtype),
+                                         "generator": generator}), requires_grad)
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
@@ -373,8 +392,10 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
         low, high, size = 0, low, high
     elif high is None:
         low, high = 0, low
-    arr = _gen(generator).integers(low, high, size=_size((size,)))
-    return _finish(arr.astype(_dt(dtype, dtypes.int64)), requires_grad, device)
+    _check_device(device)
+    return _drawn(dispatch(_RANDINT, (), {"shape": _size((size,)), "low": low, "high": high,
+                                          "dtype": _edt(dtype, dtypes.int64),
+                                          "generator": generator}), requires_grad)
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None,
@@ -386,8 +407,9 @@ def randperm(n: int, *, generator=None, dtype=None, device=None,
         >>> sorted(ember.randperm(4).tolist())
         [0, 1, 2, 3]
     """
-    return _finish(_gen(generator).permutation(n).astype(_dt(dtype, dtypes.int64)),
-                   requires_grad, device)
+    _check_device(device)
+    return _drawn(dispatch(_RANDPERM, (), {"n": n, "dtype": _edt(dtype, dtypes.int64),
+                                           "generator": generator}), requires_grad)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None,
@@ -408,8 +430,19 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None,
         dt = next((a.dtype for a in (m, s) if isinstance(a, xp.ndarray)), _dt(dtype))
     else:
         shape, dt = _size((size,)), _dt(dtype)
-    arr = m + s * _gen(generator).standard_normal(shape)
-    return _finish(xp.asarray(arr).astype(dt), requires_grad, device)
+    _check_device(device)
+    tensors = isinstance(mean, Tensor) or isinstance(std, Tensor)
+    params = {"shape": shape, "dtype": dtypes.float64, "generator": generator}
+    if not tensors:
+        # float64 draws, then cast: the stream and rounding ember.normal has always had
+        params["mean"], params["std"] = float(mean), float(std)
+    with no_grad():
+        out = dispatch(_NORMAL, (), params)
+        if tensors:
+            out = mean + std * out
+        if out._data.dtype != dt:
+            out = cast(out, dtypes.from_np(dt))
+    return _drawn(out, requires_grad)
 
 
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
@@ -420,11 +453,7 @@ def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
         >>> ember.bernoulli(ember.ones(3))
         tensor([1., 1., 1.])
     """
-    probs = input._data if p is None else xp.full(input._data.shape, p)
-    if ((probs < 0) | (probs > 1)).any():
-        raise RuntimeError("bernoulli: all probabilities must be in [0, 1]")
-    arr = (_gen(generator).random(input._data.shape) < probs).astype(input._data.dtype)
-    return Tensor._make(arr)
+    return dispatch(_BERNOULLI, (input,), {"p": p, "generator": generator})
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
@@ -436,32 +465,9 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
         >>> ember.multinomial(ember.tensor([0.0, 1.0]), 2, replacement=True)
         tensor([1, 1])
     """
-    p = input._data.astype(xp.float64)
-    if p.ndim not in (1, 2):
-        raise RuntimeError("prob_dist must be 1 or 2 dim")
-    if (p < 0).any() or not xp.isfinite(p).all():
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    rows = p.reshape(-1, p.shape[-1])
-    if not replacement and num_samples > rows.shape[1]:
-        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
-                           "replacement")
-    rng = _gen(generator)
-    out = []
-    for r in rows:
-        total = r.sum()
-        if total <= 0:
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if not replacement:
-            # Gumbel top-k draws without replacement in one vectorised step
-            with xp.errstate(divide="ignore"):  # zero probabilities are masked just below
-                keys = xp.where(r > 0,
-                                xp.log(r / total) - xp.log(-xp.log(rng.random(r.shape))),
-                                -xp.inf)
-            out.append(xp.argsort(-keys, kind="stable")[:num_samples])
-        else:
-            out.append(rng.choice(r.shape[0], size=num_samples, p=r / total))
-    arr = xp.stack(out).astype(xp.int64) if out else xp.zeros((0, num_samples), xp.int64)
-    return Tensor._make(arr.reshape(p.shape[:-1] + (num_samples,)))
+    return dispatch(_MULTINOMIAL, (input,), {"num_samples": num_samples,
+                                             "replacement": replacement,
+                                             "generator": generator})
 
 
 def rand_like(input: Tensor, *, generator=None, dtype=None, requires_grad=False) -> Tensor:
@@ -508,21 +514,50 @@ def _fill_(self: Tensor, value) -> Tensor:
     return apply_inplace(Fill, self, value=value)
 
 
-def _draw_(draw):
-    def method(self: Tensor, *args, generator=None, **kwargs) -> Tensor:
-        vals = draw(_gen(generator), self._data.shape, *args, **kwargs)
-        return apply_inplace(Fill, self, value=xp.asarray(vals, dtype=self._data.dtype))
-    return method
+def _draw_into(self: Tensor, op, params: dict) -> Tensor:
+    """Fill ``self`` with the draws of random ``op`` (made in its shape), as an in-place op."""
+    params["shape"] = self._data.shape
+    return apply_inplace(_COPY, self, dispatch(op, (), params))
+
+
+def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
+    return _draw_into(self, _UNIFORM, {"dtype": dtypes.float64, "low": a, "high": b,
+                                       "generator": generator})
+
+
+def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+    return _draw_into(self, _NORMAL, {"dtype": dtypes.float64, "mean": mean, "std": std,
+                                      "generator": generator})
+
+
+def _exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
+    return _draw_into(self, _EXPONENTIAL, {"dtype": dtypes.float64, "lambd": lambd,
+                                           "generator": generator})
+
+
+def _random_(self: Tensor, low: int = 0, high: int = 2**24, *, generator=None) -> Tensor:
+    return _draw_into(self, _RANDINT, {"low": low, "high": high, "dtype": dtypes.int64,
+                                       "generator": generator})
+
+
+def _bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
+    # drawn in self's shape (and dtype), then written by the differentiable copy op so that
+    # a non-leaf target's history is rebased, as with the other fills
+    if isinstance(p, Tensor):
+        draws = dispatch(_BERNOULLI, (p.expand(self.shape),), {"generator": generator})
+    else:
+        draws = dispatch(_BERNOULLI, (self,), {"p": p, "generator": generator})
+    return apply_inplace(_COPY, self, draws)
 
 
 install_methods({
     "fill_": _fill_,
     "zero_": lambda self: apply_inplace(Fill, self, value=0),
-    "uniform_": _draw_(lambda g, shape, a=0.0, b=1.0: g.uniform(a, b, shape)),
-    "normal_": _draw_(lambda g, shape, mean=0.0, std=1.0: mean + std * g.standard_normal(shape)),
-    "bernoulli_": _draw_(lambda g, shape, p=0.5: g.random(shape) < p),
-    "exponential_": _draw_(lambda g, shape, lambd=1.0: g.exponential(1.0 / lambd, shape)),
-    "random_": _draw_(lambda g, shape, low=0, high=2**24: g.integers(low, high, shape)),
+    "uniform_": _uniform_,
+    "normal_": _normal_,
+    "bernoulli_": _bernoulli_,
+    "exponential_": _exponential_,
+    "random_": _random_,
     "new_zeros": lambda self, *size, dtype=None, requires_grad=False: zeros(
         *size, dtype=dtype or self.dtype, requires_grad=requires_grad),
     "new_ones": lambda self, *size, dtype=None, requires_grad=False: ones(

@@ -18,6 +18,7 @@ from . import (  # noqa: F401
     normalization,
     pool,
     products,
+    random,
     reduction,
     shape,
     softmax_family,
@@ -37,6 +38,7 @@ from .minmax import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .products import *  # noqa: F401,F403
+from .random import *  # noqa: F401,F403
 from .reduction import *  # noqa: F401,F403
 from .registry import OPS
 from .shape import *  # noqa: F401,F403

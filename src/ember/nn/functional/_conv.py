@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import operator
 
+from ...autograd.grad_mode import no_grad
 from ...backend import xp
 from ...ops.conv import Col2im, Convolution, ConvTranspose, Im2col, out_len
 from ...ops.normalization import Normalize
@@ -21,6 +22,7 @@ from ...ops.pool import (
     adaptive_bounds,
     pool_out_len,
 )
+from ...ops.registry import OPS, apply_inplace
 from ...tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
@@ -615,12 +617,18 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: _size, stride=None
 # ---------------------------------------------------------------- normalization
 
 
-def _update_running(stat: Tensor, new, momentum: float) -> None:
-    """In-place ``stat = (1 - momentum) * stat + momentum * new`` (not recorded)."""
-    arr = stat._data
-    arr *= 1.0 - momentum
-    arr += (momentum * new).astype(arr.dtype, copy=False)
-    stat._bump_version()
+_MUL, _ADD, _CAST = OPS["mul"], OPS["add"], OPS["cast"]
+
+
+def _update_running(stat: Tensor, new: Tensor, momentum: float) -> None:
+    """In-place ``stat = (1 - momentum) * stat + momentum * new`` as table ops (``mul_`` then
+    ``add_``, outside autograd), so a dispatch mode sees the update."""
+    with no_grad():
+        apply_inplace(_MUL, stat, 1.0 - momentum)
+        step = new * momentum
+        if step._data.dtype != stat._data.dtype:
+            step = _CAST.apply(step, dtype=stat.dtype)
+        apply_inplace(_ADD, stat, step)
 
 
 def _affine_eval(input, mean, var, weight, bias, eps):
@@ -672,9 +680,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     dims = (0,) + tuple(range(2, input.ndim))
     y, mean, var = Normalize.apply(input, weight, bias, dims=dims, wdims=(1,), eps=float(eps))
     if running_mean is not None:
-        _update_running(running_mean, mean._data.reshape(c), momentum)
+        _update_running(running_mean, mean.reshape(c), momentum)
     if running_var is not None:
-        _update_running(running_var, var._data.reshape(c) * (n / (n - 1)), momentum)
+        _update_running(running_var, var.reshape(c) * (n / (n - 1)), momentum)
     return y
 
 
@@ -705,9 +713,10 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     y, mean, var = Normalize.apply(input, weight, bias, dims=dims, wdims=(1,), eps=float(eps))
     c = input.shape[1]
     if running_mean is not None:
-        _update_running(running_mean, mean._data.reshape(-1, c).mean(0), momentum)
+        _update_running(running_mean, mean.reshape(-1, c).mean(0), momentum)
     if running_var is not None:
-        _update_running(running_var, var._data.reshape(-1, c).mean(0) * (n / (n - 1)), momentum)
+        _update_running(running_var, var.reshape(-1, c).mean(0) * (n / (n - 1)),
+                        momentum)
     return y
 
 

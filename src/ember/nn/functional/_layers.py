@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from ...autograd.grad_mode import no_grad
 from ...backend import xp
-from ...ops.registry import OPS, Op, apply_inplace, register
-from ...random import _gen
+from ...ops.registry import OPS, Op, apply_inplace, dispatch, register
 from ...tensor import Tensor
 
 __all__ = ["linear", "bilinear", "identity", "dropout", "dropout1d", "dropout2d", "dropout3d",
@@ -139,23 +138,25 @@ def identity(input: Tensor) -> Tensor:
 # ---------------------------------------------------------------- dropout
 
 
+_DROPOUT_MASK = OPS["dropout_mask"]
+
+
 def _check_p(p: float) -> None:
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _keep_mask(x: Tensor, p: float, shape: tuple):
-    """A float array of ``shape``: 1 where kept (probability 1-p), 0 where dropped."""
-    dt = x._data.dtype
-    r = _gen(None).random(shape, dtype=dt if dt in (xp.float32, xp.float64) else xp.float64)
-    return (r >= p).astype(dt)
+def _keep_mask(x: Tensor, p: float, shape: tuple, scale: float = 1.0) -> Tensor:
+    """A mask of ``shape`` in x's dtype: ``scale`` where kept (probability 1-p), 0 where
+    dropped; drawn by the ``dropout_mask`` op so a dispatch mode sees the draw."""
+    return dispatch(_DROPOUT_MASK, (), {"shape": shape, "p": p, "dtype": x.dtype,
+                                        "scale": scale})
 
 
-def _apply_mask(input: Tensor, mask, inplace: bool) -> Tensor:
-    m = Tensor._make(mask)
+def _apply_mask(input: Tensor, mask: Tensor, inplace: bool) -> Tensor:
     if inplace:
-        return apply_inplace(OPS["mul"], input, m)
-    return input * m
+        return apply_inplace(OPS["mul"], input, mask)
+    return input * mask
 
 
 def _dropout(input: Tensor, p: float, training: bool, inplace: bool, shape: tuple) -> Tensor:
@@ -163,10 +164,9 @@ def _dropout(input: Tensor, p: float, training: bool, inplace: bool, shape: tupl
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        mask = xp.zeros(shape, input._data.dtype)
+        mask = Tensor._make(xp.zeros(shape, input._data.dtype))
     else:
-        mask = _keep_mask(input, p, shape)
-        mask *= 1.0 / (1.0 - p)
+        mask = _keep_mask(input, p, shape, 1.0 / (1.0 - p))
     return _apply_mask(input, mask, inplace)
 
 
@@ -251,16 +251,15 @@ def _alpha_dropout(input: Tensor, p: float, training: bool, inplace: bool, shape
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return _apply_mask(input, xp.zeros(shape, input._data.dtype), inplace)
+        return _apply_mask(input, Tensor._make(xp.zeros(shape, input._data.dtype)), inplace)
     keep = _keep_mask(input, p, shape)
     a = 1.0 / ((_SELU_ALPHA_SCALE ** 2 * p + 1.0) * (1.0 - p)) ** 0.5
     # kept: a * x + alpha*a*p; dropped: -alpha*a + alpha*a*p (keeps SELU's mean and variance)
     shift = (keep - 1.0) * (_SELU_ALPHA_SCALE * a) + _SELU_ALPHA_SCALE * a * p
     out = _apply_mask(input, keep * a, inplace)
-    shift_t = Tensor._make(shift.astype(input._data.dtype))
     if inplace:
-        return apply_inplace(OPS["add"], out, shift_t)
-    return out + shift_t
+        return apply_inplace(OPS["add"], out, shift)
+    return out + shift
 
 
 def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
@@ -342,22 +341,29 @@ class EmbeddingBackward(Op):
         return out, None
 
 
-def _embedding_renorm_(weight: Tensor, indices: Tensor, max_norm: float, norm_type: float
-                       ) -> None:
-    """Rescale (in place, outside autograd) the referenced rows whose norm exceeds max_norm."""
-    w = weight._data
-    rows = xp.unique(indices._data.reshape(-1))
-    sub = w[rows]
-    flat = sub.reshape(len(rows), -1)
-    if norm_type == float("inf"):
-        norms = xp.abs(flat).max(axis=1)
-    else:
-        norms = (xp.abs(flat) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
-    over = norms > max_norm
-    if over.any():
-        scale = (max_norm / (norms[over] + 1e-7)).astype(w.dtype)
-        w[rows[over]] = sub[over] * scale.reshape((-1,) + (1,) * (w.ndim - 1))
-        weight._bump_version()
+@register
+class EmbeddingRenorm(Op):
+    """``weight`` with the rows referenced by ``indices`` whose norm exceeds ``max_norm``
+    rescaled to it: run in place (``apply_inplace``) by ``embedding(max_norm=...)``."""
+
+    name = "embedding_renorm"
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, weight, indices, max_norm, norm_type):
+        out = weight.copy()
+        rows = xp.unique(indices.reshape(-1))
+        sub = weight[rows]
+        flat = sub.reshape(len(rows), -1)
+        if norm_type == float("inf"):
+            norms = xp.abs(flat).max(axis=1)
+        else:
+            norms = (xp.abs(flat) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+        over = norms > max_norm
+        if over.any():
+            scale = (max_norm / (norms[over] + 1e-7)).astype(weight.dtype)
+            out[rows[over]] = sub[over] * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
+        return out
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
@@ -396,7 +402,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         raise IndexError("index out of range in self")
     if max_norm is not None:
         with no_grad():
-            _embedding_renorm_(weight, input, max_norm, norm_type)
+            apply_inplace(EmbeddingRenorm, weight, input, max_norm=max_norm, norm_type=norm_type)
     return Embedding.apply(weight, input, padding_idx=padding_idx)
 
 

@@ -26,12 +26,13 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from ... import dtypes
-from ...autograd.grad_mode import _state, no_grad
+from ...autograd.grad_mode import _state, host_effect, no_grad
 from ...backend import xp
 from ...ops.registry import Op, register
 from ...tensor import RemovableHandle, Tensor, _check_device, device
 from ..parameter import Buffer, Parameter
 
+# the global hook functions are public here only (not re-exported by ember.nn), as in torch
 __all__ = ["Module"]
 
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
@@ -236,6 +237,70 @@ class _BackwardHook:
 
 # ---- Module --------------------------------------------------------------------------
 
+# ---------------------------------------------------------------- global module hooks
+
+_global_forward_pre_hooks: dict = {}
+_global_forward_hooks: dict = {}
+_global_forward_hooks_with_kwargs: dict = {}
+_global_forward_hooks_always_called: dict = {}
+#: every registered global hook: the one dict ``Module.__call__`` tests on its fast path
+_global_hooks: dict = {}
+
+
+class _GlobalHookHandle(RemovableHandle):
+    """A global hook's handle: removal also drops it from ``_global_hooks``."""
+
+    def __init__(self, hooks: dict, hook: Callable, *extra: dict) -> None:
+        super().__init__(hooks, hook)
+        self._extra = extra
+        _global_hooks[self.id] = hook
+
+    def remove(self) -> None:
+        super().remove()
+        for d in (_global_hooks, *self._extra):
+            d.pop(self.id, None)
+
+
+def register_module_forward_pre_hook(hook: Callable) -> RemovableHandle:
+    """Call ``hook(module, args)`` before the forward of every module (before the module's
+    own pre-hooks); a non-None result replaces the inputs. For debugging and profiling.
+
+    Example:
+        >>> import ember
+        >>> from ember import nn
+        >>> from ember.nn.modules.module import register_module_forward_pre_hook
+        >>> seen = []
+        >>> h = register_module_forward_pre_hook(lambda m, args: seen.append(type(m).__name__))
+        >>> _ = nn.ReLU()(ember.ones(1)); h.remove(); seen
+        ['ReLU']
+    """
+    return _GlobalHookHandle(_global_forward_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook: Callable, *, with_kwargs: bool = False,
+                                 always_call: bool = False) -> RemovableHandle:
+    """Call ``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``)
+    after the forward of every module (before the module's own hooks); a non-None result
+    replaces the output. ``always_call`` hooks also run when forward raises.
+
+    Example:
+        >>> import ember
+        >>> from ember import nn
+        >>> from ember.nn.modules.module import register_module_forward_hook
+        >>> h = register_module_forward_hook(lambda m, args, out: out * 2)
+        >>> nn.Identity()(ember.ones(2))
+        tensor([2., 2.])
+        >>> h.remove()
+    """
+    handle = _GlobalHookHandle(_global_forward_hooks, hook, _global_forward_hooks_with_kwargs,
+                               _global_forward_hooks_always_called)
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[handle.id] = True
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
+    return handle
+
+
 class Module:
     """Base class for all neural-network modules; subclass it and define ``forward``.
 
@@ -291,7 +356,7 @@ class Module:
         # the try costs nothing unless forward raises
         try:
             if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
-                    or self._backward_pre_hooks):
+                    or self._backward_pre_hooks or _global_hooks):
                 return self._call_with_hooks(args, kwargs)
             return self.forward(*args, **kwargs)
         except Exception as e:
@@ -299,7 +364,8 @@ class Module:
             raise
 
     def _call_with_hooks(self, args: tuple, kwargs: dict):
-        for hid, hook in list(self._forward_pre_hooks.items()):
+        # global hooks (register_module_forward_*_hook) run before the module's own, as in torch
+        for hid, hook in [*_global_forward_pre_hooks.items(), *self._forward_pre_hooks.items()]:
             if hid in self._forward_pre_hooks_with_kwargs:
                 res = hook(self, args, kwargs)
                 if res is not None:
@@ -316,22 +382,24 @@ class Module:
             bw = _BackwardHook(self, list(self._backward_hooks.values()),
                                list(self._backward_pre_hooks.values()))
             args = bw.setup_input_hook(args)
+        with_kwargs = self._forward_hooks_with_kwargs
         try:
             result = self.forward(*args, **kwargs)
         except Exception:
             # hooks registered with always_call=True run even when forward raises
-            for hid, hook in list(self._forward_hooks.items()):
-                if hid in self._forward_hooks_always_called:
+            always = self._forward_hooks_always_called
+            for hid, hook in [*_global_forward_hooks.items(), *self._forward_hooks.items()]:
+                if hid in always or hid in _global_forward_hooks_always_called:
                     try:
-                        if hid in self._forward_hooks_with_kwargs:
+                        if hid in with_kwargs or hid in _global_forward_hooks_with_kwargs:
                             hook(self, args, kwargs, None)
                         else:
                             hook(self, args, None)
                     except Exception:  # noqa: BLE001, S110 - the forward's error wins
                         pass
             raise
-        for hid, hook in list(self._forward_hooks.items()):
-            if hid in self._forward_hooks_with_kwargs:
+        for hid, hook in [*_global_forward_hooks.items(), *self._forward_hooks.items()]:
+            if hid in with_kwargs or hid in _global_forward_hooks_with_kwargs:
                 res = hook(self, args, kwargs, result)
             else:
                 res = hook(self, args, result)
@@ -700,6 +768,7 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    @host_effect
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters (to None by default, else to zeros)."""
         for p in self.parameters():

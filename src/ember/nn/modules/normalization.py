@@ -16,6 +16,7 @@ import numbers
 import warnings
 
 from ... import dtypes
+from ...autograd.grad_mode import no_grad
 from ...creation import empty, ones, tensor, zeros
 from ...tensor import Tensor
 from .. import functional as F
@@ -74,11 +75,10 @@ class _NormBase(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean._data[...] = 0
-            self.running_var._data[...] = 1
-            self.num_batches_tracked._data[...] = 0
-            for t in (self.running_mean, self.running_var, self.num_batches_tracked):
-                t._bump_version()
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -97,10 +97,10 @@ class _NormBase(Module):
         """Bump ``num_batches_tracked`` and return the running-average factor."""
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked._data += 1
-            self.num_batches_tracked._bump_version()
+            with no_grad():
+                self.num_batches_tracked.add_(1)
             if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked._data)
+                factor = 1.0 / float(self.num_batches_tracked)
         return factor
 
 
