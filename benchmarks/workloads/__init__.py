@@ -1,5 +1,5 @@
 """Every benchmark workload, by group."""
 
-from . import overhead, sequence, train
+from . import jit, overhead, sequence, train
 
-ALL = [*overhead.WORKLOADS, *train.WORKLOADS, *sequence.WORKLOADS]
+ALL = [*overhead.WORKLOADS, *train.WORKLOADS, *sequence.WORKLOADS, *jit.WORKLOADS]

@@ -64,7 +64,7 @@ from .tensor import Size, Tensor, device, is_tensor
 
 # Loaded on first use, so that `import ember` stays fast (the core is what every
 # script needs first; nn, optim, data and file I/O follow on demand).
-_LAZY_MODULES = {"nn", "optim", "utils", "linalg", "profiler", "viz", "serialization",
+_LAZY_MODULES = {"nn", "optim", "utils", "linalg", "profiler", "viz", "serialization", "jit",
                  "debug"}
 _LAZY_NAMES = {"save": "serialization", "load": "serialization",
                "SerializationError": "serialization"}

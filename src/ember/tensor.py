@@ -20,7 +20,7 @@ from . import autograd as _autograd
 from . import dtypes
 from ._tensor_str import tensor_repr
 from .autograd import engine as _engine
-from .autograd.grad_mode import _state
+from .autograd.grad_mode import _state, mode_hook
 from .backend import xp
 
 __all__ = ["Tensor", "device", "is_tensor"]
@@ -352,7 +352,11 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
                                f"to Scalar")
-        self._host_read("item")
+        if _state.modes:
+            hook = mode_hook("item_value")
+            if hook is not None:  # the JIT guards the value only if Python uses it
+                return hook(self, self._data.item())
+            _state.modes[-1].on_host_read(self, "item")
         return self._data.item()
 
     def tolist(self):

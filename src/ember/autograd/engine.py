@@ -17,7 +17,7 @@ from __future__ import annotations
 import weakref
 
 from ..backend import xp
-from .grad_mode import _state
+from .grad_mode import _state, mode_hook
 
 FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -279,6 +279,10 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, inpu
     With ``accumulate`` gradients land in the ``.grad`` of leaves (restricted to
     ``inputs`` when given); without it, the gradients of ``inputs`` are returned.
     """
+    if _state.modes:
+        hook = mode_hook("run_backward")
+        if hook is not None:  # the JIT records the backward pass
+            return hook(roots, root_grads, retain_graph, create_graph, inputs, accumulate)
     capture_nodes: dict = {}    # node -> [(output_nr, input index)]
     capture_leaves: dict = {}   # leaf tensor -> input index
     if inputs is not None:

@@ -34,7 +34,7 @@ from typing import Any
 
 from ..backend import xp
 from .engine import FREED_MSG, Node, _describe, inplace_site, saved_box
-from .grad_mode import _state
+from .grad_mode import _state, mode_hook
 
 __all__ = ["Function", "FunctionCtx", "FunctionNode", "once_differentiable"]
 
@@ -263,6 +263,10 @@ class Function:
         is_tensor = tuple(isinstance(a, Tensor) for a in args)
         needs = tuple(t and a._rg for t, a in zip(is_tensor, args, strict=True))
         recording = _state.grad_enabled and any(needs)
+        if recording and _state.modes:
+            hook = mode_hook("custom_function")
+            if hook is not None:  # the JIT cannot record a Python backward
+                hook(cls)
         node = FunctionNode(cls)
         node.needs_input_grad = needs
         node._n_args = len(args)

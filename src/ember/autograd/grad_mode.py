@@ -182,3 +182,31 @@ class inference_mode(_GradModeContext):
 
     def clone(self):
         return inference_mode(self.mode)
+
+
+def mode_hook(name: str):
+    """The ``name`` method of the innermost pushed mode that has one (or None): modes that
+    only watch op dispatch (profiler, nan_guard) let such calls through to the JIT."""
+    for m in reversed(_state.modes):
+        hook = getattr(m, name, None)
+        if hook is not None:
+            return hook
+    return None
+
+
+def host_effect(fn):
+    """Mark a routine that changes tensor state outside the op table (an optimizer's
+    ``step``, ``zero_grad``, gradient clipping).
+
+    Called with no dispatch mode pushed it simply runs. Under a mode the call goes to
+    ``mode.host_effect(fn, args, kwargs)`` (modes without that method just run it), so the
+    JIT records it as a call it makes again at run time instead of freezing its result.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if _state.modes:
+            hook = mode_hook("host_effect")
+            if hook is not None:
+                return hook(fn, args, kwargs)
+        return fn(*args, **kwargs)
+    return wrapper

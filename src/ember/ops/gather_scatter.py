@@ -11,7 +11,7 @@ from ..autograd.grad_mode import _state
 from ..backend import xp
 from ..tensor import Tensor
 from ._util import norm_dim
-from .indexing import Index, IndexBackward, Setitem, _adv, _parse
+from .indexing import Index, IndexBackward, Setitem, _adv, _nonzero_tuple, _parse
 from .registry import Op, apply_inplace, install_methods, register
 from .shape import decode_index, reshape
 
@@ -538,8 +538,8 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     x, m = broadcast_tensors(input, mask)
     if x.ndim == 0:
         x, m = reshape(x, 1), reshape(m, 1)
-    idx = xp.nonzero(m._data)
-    return Index.apply(x, *(Tensor._make(a) for a in idx), dims=tuple(range(len(idx))))
+    idx = _nonzero_tuple(m)
+    return Index.apply(x, *idx, dims=tuple(range(len(idx))))
 
 
 def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:

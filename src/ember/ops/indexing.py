@@ -15,7 +15,7 @@ import builtins
 from ..autograd.grad_mode import _state
 from ..backend import xp
 from ..tensor import Tensor
-from .registry import Op, apply_inplace, install_methods, register
+from .registry import OPS, Op, apply_inplace, install_methods, register
 from .shape import Slice, decode_index, reshape
 
 __all__: list[str] = []  # no public functions: these are Tensor methods
@@ -198,7 +198,7 @@ def _parse(x: Tensor, item):
             if m.ndim == 0:
                 basic.append(None)
                 dims.append(od)
-                arrays.append(xp.zeros(1 if m else 0, xp.int64))
+                arrays.append(_nonzero_tuple(it)[0]._data)
                 od += 1
                 trivial = False
                 continue
@@ -207,10 +207,10 @@ def _parse(x: Tensor, item):
                     raise IndexError(f"The shape of the mask {list(m.shape)} at index {j} does "
                                      f"not match the shape of the indexed tensor {list(shape)} "
                                      f"at index {d + j}")
-            for a in xp.nonzero(m):
+            for t in _nonzero_tuple(it):
                 basic.append(_FULL)
                 dims.append(od)
-                arrays.append(a)
+                arrays.append(t._data)
                 d += 1
                 od += 1
         else:
@@ -230,6 +230,11 @@ def _parse(x: Tensor, item):
     while basic and basic[-1] == _FULL:
         basic.pop()
     return (() if trivial else tuple(basic)), tuple(dims), arrays
+
+
+def _nonzero_tuple(mask: Tensor) -> tuple:
+    out = OPS["nonzero_tuple"].apply(mask)
+    return out if isinstance(out, tuple) else (out,)
 
 
 def _getitem(self: Tensor, item) -> Tensor:

@@ -29,6 +29,21 @@ class Nonzero(Op):
         return xp.argwhere(x).astype(xp.int64)
 
 
+@register
+class NonzeroTuple(Op):
+    """``nonzero(as_tuple=True)``: one index array per dimension (what boolean-mask indexing
+    uses, so the JIT sees the mask's indices computed from the mask)."""
+
+    name = "nonzero_tuple"
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, x):
+        if x.ndim == 0:
+            return (xp.zeros(1 if x else 0, xp.int64),)
+        return tuple(i.astype(xp.int64, copy=False) for i in xp.nonzero(x))
+
+
 def nonzero(input: Tensor, *, out=None, as_tuple: bool = False):
     """Indices of the non-zero elements: an ``(n, ndim)`` tensor, or one 1-D tensor per dim.
 
@@ -40,10 +55,8 @@ def nonzero(input: Tensor, *, out=None, as_tuple: bool = False):
     """
     if not as_tuple:
         return Nonzero.apply(input)
-    a = input._data
-    if a.ndim == 0:
-        return (Tensor._make(xp.zeros(1 if a else 0, xp.int64)),)
-    return tuple(Tensor._make(i.astype(xp.int64)) for i in xp.nonzero(a))
+    out = NonzeroTuple.apply(input)
+    return out if isinstance(out, tuple) else (out,)
 
 
 def argwhere(input: Tensor) -> Tensor:
@@ -181,6 +194,59 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
 # ---------------------------------------------------------------- unique and search
 
 
+@register
+class Unique(Op):
+    """Distinct values, inverse indices and counts (one op, so the JIT sees it)."""
+
+    name = "unique"
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, a, dim=None):
+        if dim is None:
+            vals, inv, cnt = xp.unique(a.reshape(-1), return_inverse=True, return_counts=True)
+            inv = inv.reshape(a.shape)
+        else:
+            vals, inv, cnt = xp.unique(a, return_inverse=True, return_counts=True, axis=dim)
+            inv = inv.reshape(-1)
+        return vals, inv.astype(xp.int64), cnt.astype(xp.int64)
+
+
+@register
+class UniqueConsecutive(Op):
+    """Runs of equal consecutive values: (values, inverse indices, counts)."""
+
+    name = "unique_consecutive"
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, a, dim=None):
+        if dim is None:
+            flat = a.reshape(-1)
+            change = flat[1:] != flat[:-1]
+            view_shape = a.shape
+        else:
+            flat = xp.moveaxis(a, dim, 0)
+            change = (flat[1:] != flat[:-1]).reshape(max(flat.shape[0] - 1, 0), -1).any(axis=1)
+            view_shape = (a.shape[dim],)
+        n = flat.shape[0]
+        starts = xp.concatenate([xp.zeros(min(n, 1), bool), change]) if n else xp.zeros(0, bool)
+        if n:
+            starts[0] = True
+        first = xp.nonzero(starts)[0]
+        vals = flat[first]
+        if dim is not None:
+            vals = xp.moveaxis(vals, 0, dim)
+        inv = (xp.cumsum(starts) - 1).astype(xp.int64).reshape(view_shape)
+        return (xp.ascontiguousarray(vals), inv,
+                xp.diff(xp.append(first, n)).astype(xp.int64))
+
+
+def _pick(out: tuple, return_inverse: bool, return_counts: bool):
+    r = [out[0]] + ([out[1]] if return_inverse else []) + ([out[2]] if return_counts else [])
+    return r[0] if len(r) == 1 else tuple(r)
+
+
 def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
            return_counts: bool = False, dim: int | None = None):
     """The distinct values (sorted), optionally with inverse indices and counts.
@@ -190,20 +256,8 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
         >>> ember.unique(ember.tensor([3, 1, 3]), return_counts=True)
         (tensor([1, 3]), tensor([1, 2]))
     """
-    a = input._data
-    if dim is None:
-        vals, inv, cnt = xp.unique(a.reshape(-1), return_inverse=True, return_counts=True)
-        inv = inv.reshape(a.shape)
-    else:
-        d = norm_dim(dim, a.ndim, "unique")
-        vals, inv, cnt = xp.unique(a, return_inverse=True, return_counts=True, axis=d)
-        inv = inv.reshape(-1)
-    out = [Tensor._make(vals)]
-    if return_inverse:
-        out.append(Tensor._make(inv.astype(xp.int64)))
-    if return_counts:
-        out.append(Tensor._make(cnt.astype(xp.int64)))
-    return out[0] if len(out) == 1 else tuple(out)
+    d = None if dim is None else norm_dim(dim, input._data.ndim, "unique")
+    return _pick(Unique.apply(input, dim=d), return_inverse, return_counts)
 
 
 def unique_consecutive(input: Tensor, return_inverse: bool = False, return_counts: bool = False,
@@ -215,30 +269,8 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
         >>> ember.unique_consecutive(ember.tensor([1, 1, 2, 1]))
         tensor([1, 2, 1])
     """
-    a = input._data
-    if dim is None:
-        flat = a.reshape(-1)
-        change = flat[1:] != flat[:-1]
-        view_shape = a.shape
-    else:
-        d = norm_dim(dim, a.ndim, "unique_consecutive")
-        flat = xp.moveaxis(a, d, 0)
-        change = (flat[1:] != flat[:-1]).reshape(max(flat.shape[0] - 1, 0), -1).any(axis=1)
-        view_shape = (a.shape[d],)
-    n = flat.shape[0]
-    starts = xp.concatenate([xp.zeros(min(n, 1), bool), change]) if n else xp.zeros(0, bool)
-    if n:
-        starts[0] = True
-    first = xp.nonzero(starts)[0]
-    vals = flat[first]
-    if dim is not None:
-        vals = xp.moveaxis(vals, 0, d)
-    out = [Tensor._make(xp.ascontiguousarray(vals))]
-    if return_inverse:
-        out.append(Tensor._make((xp.cumsum(starts) - 1).astype(xp.int64).reshape(view_shape)))
-    if return_counts:
-        out.append(Tensor._make(xp.diff(xp.append(first, n)).astype(xp.int64)))
-    return out[0] if len(out) == 1 else tuple(out)
+    d = None if dim is None else norm_dim(dim, input._data.ndim, "unique_consecutive")
+    return _pick(UniqueConsecutive.apply(input, dim=d), return_inverse, return_counts)
 
 
 def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, right: bool = False,

@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import debug as _debug
 from .. import dtypes
-from ..autograd.grad_mode import enable_grad
+from ..autograd.grad_mode import enable_grad, host_effect
 from ..backend import xp
 from ..tensor import RemovableHandle, Tensor
 
@@ -106,6 +106,7 @@ def _adam_moments_(m, v, g, beta1: float, beta2: float, tmp) -> None:
 
 
 def _with_hooks(step: Callable) -> Callable:
+    @host_effect
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
         _debug._step_check(self)  # graph-leak check over the first steps (GraphLeakWarning)
@@ -238,6 +239,7 @@ class Optimizer:
         self.param_groups.append(group)
 
     # ---- gradients and steps --------------------------------------------------------
+    @host_effect
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all optimized tensors (to ``None`` by default)."""
         for group in self.param_groups:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from ...autograd.grad_mode import host_effect
 from ...backend import xp
 from ...tensor import Tensor
 
@@ -70,6 +71,7 @@ def get_total_norm(tensors: _tensor_or_tensors, norm_type: float = 2.0,
     return _scalar(total, ts[0]._data)
 
 
+@host_effect
 def clip_grads_with_norm_(parameters: _tensor_or_tensors, max_norm: float, total_norm: Tensor,
                           foreach: bool | None = None) -> None:
     """Scale the gradients by ``min(1, max_norm / (total_norm + 1e-6))`` in place."""
@@ -82,6 +84,7 @@ def clip_grads_with_norm_(parameters: _tensor_or_tensors, max_norm: float, total
         g._bump_version()
 
 
+@host_effect
 def clip_grad_norm_(parameters: _tensor_or_tensors, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """Rescale gradients in place so their total ``norm_type``-norm is at most ``max_norm``;
@@ -107,6 +110,7 @@ def clip_grad_norm(parameters: _tensor_or_tensors, max_norm: float, norm_type: f
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
 
 
+@host_effect
 def clip_grad_value_(parameters: _tensor_or_tensors, clip_value: float,
                      foreach: bool | None = None) -> None:
     """Clamp every gradient to ``[-clip_value, clip_value]`` in place.

@@ -1,0 +1,30 @@
+"""ember's JIT: trace a function or module into a guarded graph, optimize it, run it fast,
+save and load it.
+
+* :func:`trace` / :func:`compile` capture calls into :class:`~ember.jit.ir.Graph` s.
+* Data-dependent Python (``if x.sum() > 0``, ``.item()``) becomes guards: a call whose
+  data fails one is traced again, never answered from the wrong graph.
+* :func:`load` reads a file written by ``TracedModule.save`` without the model's source.
+
+Example:
+    >>> import ember
+    >>> f = ember.jit.compile(lambda x: (x * 3).relu())
+    >>> f(ember.tensor([-1.0, 2.0]))
+    tensor([0., 6.])
+"""
+
+from __future__ import annotations
+
+from .api import CompiledFunction, TracedModule, compile, trace
+from .errors import GraphError, JitError, TraceUnsupported
+from . import dot as _dot  # noqa: F401 - registers make_dot for graphs
+from .ir import Graph, Node
+
+__all__ = ["trace", "compile", "load", "CompiledFunction", "TracedModule", "Graph", "Node",
+           "JitError", "GraphError", "TraceUnsupported"]
+
+
+def load(path):
+    """Load a graph file written by ``TracedModule.save`` (runs no code from the file)."""
+    from .serialize import load as _load
+    return _load(path)
