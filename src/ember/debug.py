@@ -3,14 +3,14 @@
 - ``nan_guard``: stop at the first op whose forward output holds a NaN (or Inf) and say
   which module, which op, what the inputs looked like and which line of your code ran it.
 - ``memory_report``: bytes held by live tensors and by the values graphs saved for backward,
-  grouped by op.
+  grouped by op, and by module for graphs recorded under ``track_memory(model)``.
 - ``GraphLeakWarning``: issued (once per process) when graphs from earlier iterations are
   still alive at ``optimizer.step()``, the classic ``total_loss += loss`` leak.
 - ``tap``: an identity op that hands the value flowing through it to a callback.
 
 Nothing here costs anything while unused: ``nan_guard`` pushes a dispatch mode and wraps
-``nn.Module.__call__`` only while it is active, and the leak check looks at the first
-few steps of each optimizer only.
+``nn.Module.__call__`` only while it is active (and so does ``track_memory``), and the
+leak check looks at the first few steps of each optimizer only.
 
 Example:
     >>> import ember, ember.debug
@@ -41,8 +41,8 @@ from .backend import xp
 from .ops.registry import Op, register
 from .tensor import Tensor
 
-__all__ = ["nan_guard", "NanError", "memory_report", "MemoryReport", "GraphLeakWarning",
-           "tap"]
+__all__ = ["nan_guard", "NanError", "memory_report", "MemoryReport", "track_memory",
+           "GraphLeakWarning", "tap"]
 
 _EMBER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -360,6 +360,172 @@ def _mib(n: int) -> str:
     return f"{n} B"
 
 
+#: the key of a graph node's ``metadata`` under which ``track_memory`` records the module
+#: whose forward created it: ``(path, class name)``
+_MODULE_KEY = "module"
+#: the ``saved_by_module`` path of nodes made outside tracked modules
+_UNTRACKED = "(untracked)"
+
+
+class _MemoryTagMode:
+    """The dispatch mode of ``track_memory``: tags the nodes that ops record with the
+    module running them, and passes everything else through."""
+
+    def __init__(self, tracker: track_memory) -> None:
+        self.tracker = tracker
+
+    def _below(self):
+        """The mode under this one, or None (then the op runs eagerly)."""
+        modes = _state.modes
+        if len(modes) == 1:
+            return None
+        i = len(modes) - 1 - modes[::-1].index(self)
+        return modes[i - 1] if i else None
+
+    def dispatch(self, op, inputs: tuple, params: dict):
+        below = self._below()
+        if below is None:
+            from .ops.registry import eager
+            out = eager(op, inputs, params)
+        else:
+            out = below.dispatch(op, inputs, params)
+        if _tls.modules:
+            # the outputs of one call share its node; some may carry none (indices)
+            for t in out if type(out) is tuple else (out,):
+                node = getattr(t, "grad_fn", None)
+                if node is not None:
+                    _tag(node, self.tracker._tag_of(_tls.modules))
+                    break
+        return out
+
+    def dispatch_inplace(self, op, target, others: tuple, params: dict):
+        from .ops.registry import apply_inplace
+        modes = _state.modes
+        i = len(modes) - 1 - modes[::-1].index(self)
+        before = target.grad_fn
+        # the in-place path re-dispatches while modes are pushed: step aside meanwhile
+        del modes[i]
+        try:
+            out = apply_inplace(op, target, *others, **params)
+        finally:
+            modes.insert(i, self)
+        node = target.grad_fn
+        if _tls.modules and node is not None and node is not before:
+            _tag(node, self.tracker._tag_of(_tls.modules))
+        return out
+
+    def on_host_read(self, tensor, what: str) -> None:
+        below = self._below()
+        if below is not None:
+            below.on_host_read(tensor, what)
+
+
+def _tag(node, tag: tuple[str, str] | None) -> None:
+    """Record ``tag`` in ``node.metadata`` unless the node has one (a node that is not
+    new, returned by a mode below, keeps its first)."""
+    if tag is None:
+        return
+    # the dict behind Node.metadata, made here in one step (the property makes it empty)
+    d = node.__dict__
+    md = d.get("_metadata")
+    if md is None:
+        d["_metadata"] = {_MODULE_KEY: tag}
+    elif _MODULE_KEY not in md:
+        md[_MODULE_KEY] = tag
+
+
+class track_memory:
+    """Context manager and decorator that records which module's forward created each
+    autograd node, so that ``memory_report`` groups saved-for-backward bytes by module
+    (``MemoryReport.saved_by_module``) as well as by op.
+
+    Paths are the names ``model.named_modules()`` gives (``"encoder.layers.1.fc1"``;
+    ``""`` for ``model`` itself), read once on entering. Ops are charged to the innermost
+    module of ``model`` running them; modules outside ``model`` (or added to it after
+    entering) count as the module of ``model`` that called them, and ops run outside
+    ``model``'s modules are not tagged (``memory_report`` shows them as ``(untracked)``).
+    With ``model=None`` the paths are relative to the outermost module called, as in
+    ``nan_guard``. The tag stays on the node after the block ends (in
+    ``grad_fn.metadata["module"]``, a ``(path, class name)`` pair), so the report can be
+    taken inside or after the block.
+
+    Costs nothing while inactive; while active, every op call and module call does a
+    little more work (a dispatch mode, and ``nn.Module.__call__`` wrapped as by
+    ``nan_guard``).
+
+    Args:
+        model: the module whose submodule names are used.
+
+    Example:
+        >>> import ember, ember.debug
+        >>> from ember import nn
+        >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        >>> with ember.debug.track_memory(net):
+        ...     out = net(ember.ones(3, 4))
+        >>> out.grad_fn.metadata["module"]
+        ('2', 'Linear')
+        >>> rep = ember.debug.memory_report()
+        >>> {path: nbytes for path, cls, nodes, arrays, nbytes in rep.saved_by_module}["0"]
+        176
+    """
+
+    def __init__(self, model: Any = None) -> None:
+        self.model = model
+        self._mode = _MemoryTagMode(self)
+        self._active = False
+        #: id(module) -> (path, class name); the roots keep those modules (and ids) alive
+        self._names: dict[int, tuple[str, str]] = {}
+        self._roots: dict[int, Any] = {}
+
+    def __enter__(self) -> track_memory:
+        if self._active:
+            raise RuntimeError("this track_memory is already active")
+        if self.model is not None:
+            self._add_root(self.model)
+        self._active = True
+        _push_module_tracking()
+        _state.modes.append(self._mode)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        modes = _state.modes
+        for i in range(len(modes) - 1, -1, -1):
+            if modes[i] is self._mode:
+                del modes[i]
+                break
+        _pop_module_tracking()
+        self._names.clear()
+        self._roots.clear()
+        self._active = False
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with track_memory(self.model):
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def _add_root(self, root: Any) -> None:
+        self._roots[id(root)] = root
+        names = self._names
+        for path, m in root.named_modules():
+            names.setdefault(id(m), (path, type(m).__name__))
+
+    def _tag_of(self, stack: list) -> tuple[str, str] | None:
+        """(path, class name) of the innermost known module on the module stack."""
+        tag = self._names.get(id(stack[-1]))
+        if tag is not None:
+            return tag
+        if self.model is None and id(stack[0]) not in self._roots:
+            self._add_root(stack[0])
+        names = self._names
+        for m in reversed(stack):
+            tag = names.get(id(m))
+            if tag is not None:
+                return tag
+        return None
+
+
 class MemoryReport:
     """What ``memory_report`` found; ``str()`` gives the tables.
 
@@ -372,6 +538,14 @@ class MemoryReport:
         saved_only_bytes: the part of ``saved_bytes`` no live tensor holds (what the
             graphs alone keep alive).
         saved_by_op: ``(op name, nodes, arrays, bytes)`` rows, most bytes first.
+        saved_by_module: ``(module path, class name, nodes, arrays, bytes)`` rows, most
+            bytes first, for nodes made under ``track_memory`` (path ``""`` is the tracked
+            model itself); the nodes made outside tracked modules form one row with path
+            ``"(untracked)"`` and class ``""``. Empty when no live node was tracked.
+
+    In both groupings an array counts once per row; an array saved by two rows' nodes
+    (one layer's output saved by the next) counts in each, so rows can add up to more
+    than ``saved_bytes``.
     """
 
     def __init__(self, top: int) -> None:
@@ -383,6 +557,7 @@ class MemoryReport:
         self.saved_bytes = 0
         self.saved_only_bytes = 0
         self.saved_by_op: list[tuple[str, int, int, int]] = []
+        self.saved_by_module: list[tuple[str, str, int, int, int]] = []
 
     def __repr__(self) -> str:
         return (f"MemoryReport(tensors={self.n_tensors}, tensor_bytes={self.tensor_bytes}, "
@@ -402,17 +577,43 @@ class MemoryReport:
             out.append(f"{'op':<20} {'nodes':>7} {'arrays':>7} {'bytes':>12}")
             for name, nodes, arrays, nb in self.saved_by_op:
                 out.append(f"{name:<20} {nodes:>7} {arrays:>7} {nb:>12}")
+        if self.saved_by_module:
+            names = [path if not cls else f"{path or '<root>'} ({cls})"
+                     for path, cls, *_ in self.saved_by_module]
+            w = max(20, *map(len, names))
+            out.append(f"{'module':<{w}} {'nodes':>7} {'arrays':>7} {'bytes':>12}")
+            for name, (_, _, nodes, arrays, nb) in zip(names, self.saved_by_module):
+                out.append(f"{name:<{w}} {nodes:>7} {arrays:>7} {nb:>12}")
         return "\n".join(out)
+
+    def _repr_pretty_(self, p, cycle: bool) -> None:
+        p.text(repr(self) if cycle else str(self))
+
+
+def _add_saved(row: list, vals: list) -> None:
+    """Count one node's saved arrays into a ``[nodes, arrays, bytes, storage ids]`` row."""
+    row[0] += 1
+    for v in vals:
+        root = _storage(v)
+        row[1] += 1
+        if id(root) not in row[3]:
+            row[3].add(id(root))
+            row[2] += root.nbytes
 
 
 def memory_report(top: int = 10) -> MemoryReport:
     """Bytes held by live tensors and by values that live graphs saved for backward.
 
     Tensors sharing memory (views, ``detach()``) count their storage once. Saved values
-    are grouped by the op that saved them; graphs already run by ``backward`` hold none.
+    are grouped by the op that saved them and, for graphs recorded under
+    ``track_memory(model)``, by the module whose forward ran the op
+    (``MemoryReport.saved_by_module``); graphs already run by ``backward`` hold none.
+    Objects are found with ``gc``: unreachable ones not yet collected still count (call
+    ``gc.collect()`` first for an exact picture).
 
     Args:
-        top: how many of the largest tensors and of the ops with most saved bytes to list.
+        top: how many of the largest tensors and of the ops and modules with most saved
+            bytes to list.
 
     Example:
         >>> import ember, ember.debug
@@ -454,24 +655,31 @@ def memory_report(top: int = 10) -> MemoryReport:
     del rep.largest[top:]
     saved: dict[int, Any] = {}
     by_op: dict[str, list] = {}
+    by_module: dict[tuple[str, str], list] = {}
+    tracked = False
     for node in nodes:
         vals = [v for v in node._saved or () if isinstance(v, xp.ndarray)]
         if not vals:
             continue
         name = node.op.name if node.op is not None else node.name()
-        row = by_op.setdefault(name, [0, 0, 0, set()])
-        row[0] += 1
+        _add_saved(by_op.setdefault(name, [0, 0, 0, set()]), vals)
+        # read the metadata dict without making one for every untagged node
+        md = node.__dict__.get("_metadata")
+        tag = md.get(_MODULE_KEY) if md else None
+        if tag is not None:
+            tracked = True
+        _add_saved(by_module.setdefault(tag or (_UNTRACKED, ""), [0, 0, 0, set()]), vals)
         for v in vals:
             root = _storage(v)
-            row[1] += 1
-            if id(root) not in row[3]:
-                row[3].add(id(root))
-                row[2] += root.nbytes
             saved[id(root)] = root
     rep.saved_bytes = sum(a.nbytes for a in saved.values())
     rep.saved_only_bytes = sum(a.nbytes for k, a in saved.items() if k not in storages)
     rep.saved_by_op = sorted(((k, n, c, b) for k, (n, c, b, _) in by_op.items()),
                              key=lambda r: (-r[3], r[0]))[:top]
+    if tracked:
+        rep.saved_by_module = sorted(
+            ((p, k, n, c, b) for (p, k), (n, c, b, _) in by_module.items()),
+            key=lambda r: (-r[4], r[0]))[:top]
     return rep
 
 
@@ -523,7 +731,7 @@ def _confirm_leak(counts: list) -> None:
         "alive, so memory grows each step. The usual cause is accumulating a loss tensor "
         "(`total_loss += loss`) or storing outputs; use `loss.item()` or `loss.detach()`. "
         "(ember.debug.memory_report() shows what graphs hold.)",
-        GraphLeakWarning, stacklevel=4)
+        GraphLeakWarning, stacklevel=5)
 
 
 # ---------------------------------------------------------------------------- tap
