@@ -141,3 +141,27 @@ def test_trace_rejects_untraceable_with_clear_error():
 
     with pytest.raises(ember.jit.JitError, match="Mul2"):
         ember.jit.trace(lambda x: Mul2.apply(x), (ember.ones(2, requires_grad=True),))
+
+
+def test_tap_survives_save_and_load(tmp_path, capsys):
+    def show(v):
+        pass
+
+    f = ember.jit.trace(lambda x: ember.debug.tap(x + 1, fn=show) * 2, (ember.ones(2),))
+    path = tmp_path / "tapped.ember"
+    f.save(path)
+    capsys.readouterr()
+    m = ember.jit.load(path)
+    np.testing.assert_allclose(m(ember.full((2,), 3.0)).numpy(), [8.0, 8.0])
+    out = capsys.readouterr().out
+    assert "show" in out and "4." in out
+    seen = []
+    m2 = ember.jit.load(path, tap_fn=lambda v: seen.append(v.tolist()))
+    m2(ember.zeros(2))
+    assert seen == [[1.0, 1.0]]
+    m3 = ember.jit.load(path, strip_taps=True)
+    m3(ember.zeros(2))
+    assert "tap" not in m3.graph.ops() and capsys.readouterr().out == ""
+    m2.save(tmp_path / "again.ember")
+    ember.jit.load(tmp_path / "again.ember")(ember.zeros(2))
+    assert "show" in capsys.readouterr().out

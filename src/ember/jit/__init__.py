@@ -24,7 +24,11 @@ __all__ = ["trace", "compile", "load", "CompiledFunction", "TracedModule", "Grap
            "JitError", "GraphError", "TraceUnsupported"]
 
 
-def load(path):
-    """Load a graph file written by ``TracedModule.save`` (runs no code from the file)."""
+def load(path, *, tap_fn=None, strip_taps: bool = False):
+    """Load a graph file written by ``.save`` (runs no code from the file).
+
+    ``ember.debug.tap`` calls in the graph call ``tap_fn(value)`` (default: print), or are
+    removed with ``strip_taps=True``.
+    """
     from .serialize import load as _load
-    return _load(path)
+    return _load(path, tap_fn=tap_fn, strip_taps=strip_taps)

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from .. import dtypes
 from ..autograd.grad_mode import _state
-from ..dtypes import _default
 from ..backend import xp
+from ..dtypes import _default
 from ..tensor import Tensor
 from .errors import GuardFailed, JitError
 from .runtime import CompiledGraph

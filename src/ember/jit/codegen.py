@@ -218,6 +218,11 @@ def _emit(n: Node, i: int, g: dict, ctx: dict) -> list[str]:
         src = n.args[0].name
         if "fit" in n.kwargs:
             shape, dtype = n.kwargs["fit"]
+            fwd = n.args[0].args[0] if n.args[0].kind == "backward" else None
+            if fwd is not None and fwd.shape == shape and fwd.dtype == dtype and shape \
+                    and _elementwise(fwd):
+                # an elementwise op's gradient already has its same-shaped input's shape
+                return [f"{v} = {src}[{n.target}]"]
             g[k] = (shape, xp.dtype(dtype))
             return [f"{v} = _jfit({src}[{n.target}], *{k})"]
         return [f"{v} = {src}[{n.target}]"]
@@ -248,6 +253,17 @@ def _emit(n: Node, i: int, g: dict, ctx: dict) -> list[str]:
     if n.kind == "split":
         return []
     raise ValueError(f"codegen: unknown node kind {n.kind!r} ({n.name})")
+
+
+_SAME_SHAPE_GRADS = frozenset({"add", "sub", "mul", "div", "neg", "exp", "log", "tanh",
+                               "sigmoid", "relu", "gelu", "silu", "sqrt", "abs", "pow",
+                               "maximum", "minimum", "square", "sin", "cos", "leaky_relu",
+                               "elu", "softplus", "where", "clamp", "log_softmax", "softmax",
+                               "dropout", "hardtanh", "mish", "erf", "rsqrt", "reciprocal"})
+
+
+def _elementwise(fwd: Node) -> bool:
+    return fwd.kind == "call" and fwd.target in _SAME_SHAPE_GRADS
 
 
 def _literal(g: dict):

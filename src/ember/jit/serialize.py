@@ -248,6 +248,8 @@ def _encode(graph: Graph, out_spec, info: dict) -> bytes:
             if not isinstance(key, str):
                 raise JitError(f"cannot save: {where}: keyword {key!r} is not a string")
             akey = f"guard/{n.name}" if n.kind == "guard" and key == "expected" else None
+            if n.kind == "call" and n.target == "tap" and key == "fn":
+                v = _tap_label(v)  # the callback is code: the file keeps its name only
             kwargs[key] = w.value(v, f"{where} kwarg {key!r}", akey)
         entry = {"name": n.name, "kind": n.kind, "target": w.value(n.target, f"{where} target"),
                  "args": [w.value(a, f"{where} args") for a in n.args], "kwargs": kwargs,
@@ -806,11 +808,40 @@ def _reject_constant(s: str):
     raise ValueError(f"non-standard JSON constant {s}")
 
 
-def load(f: str | os.PathLike | IO[bytes]) -> LoadedModule:
+def _tap_label(fn) -> str:
+    label = getattr(fn, "_ember_tap_label", None)
+    if label is None:
+        label = getattr(fn, "__qualname__", None) or type(fn).__name__
+    return str(label)[:_MAX_KEY]
+
+
+def _tap_callback(label: str, fn):
+    """The callback of a loaded ``ember.debug.tap`` node: ``fn`` (default: print the value
+    with the original callback's name); it keeps the label for a later save."""
+    if fn is None:
+        def fn(v):
+            print(f"tap {label}:", v)
+    else:
+        user = fn
+
+        def fn(v):
+            return user(v)
+    fn._ember_tap_label = label
+    return fn
+
+
+def _noop(v) -> None:
+    return None
+
+
+def load(f: str | os.PathLike | IO[bytes], *, tap_fn=None,
+         strip_taps: bool = False) -> LoadedModule:
     """Read a graph file written by ``TracedModule.save`` (or ``LoadedModule.save``).
 
     Everything is checked before use and no code from the file runs; see the module
-    docstring for the layout.
+    docstring for the layout. ``ember.debug.tap`` calls in the graph survive: they call
+    ``tap_fn(value)`` (default: print the value with the saved callback's name), or are
+    removed with ``strip_taps=True``.
 
     Raises:
         SerializationError: the file is not a readable graph file (truncated, garbled
@@ -868,8 +899,23 @@ def load(f: str | os.PathLike | IO[bytes]) -> LoadedModule:
         graph.lint()
     except GraphError as e:
         raise GraphError(f"ember.jit.load: {name}: {e}") from None
+    taps = [n for n in graph.nodes if n.kind == "call" and n.target == "tap"]
+    labels = {}
+    for n in taps:
+        label = n.kwargs.get("fn")
+        if not isinstance(label, str):
+            raise GraphError(f"ember.jit.load: {name}: node {n.name}: a tap's fn must be its "
+                             f"saved name (a string), got {_clip(label)}")
+        labels[n] = label
+        n.kwargs["fn"] = _noop  # the shape check below must not call back
     info.update(path=name, format_version=fv, opset_version=ov, ember_version=ev,
                 unverified=_verify(graph, name))
+    if strip_taps:
+        from .runtime import _strip_taps
+        graph = _strip_taps(graph)
+    else:
+        for n, label in labels.items():
+            n.kwargs["fn"] = _tap_callback(label, tap_fn)
     return LoadedModule(graph, out_spec, info)
 
 
