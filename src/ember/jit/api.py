@@ -28,12 +28,16 @@ class _Spec:
         self.kind, self.data, self.children = kind, data, children
 
 
+def _is_namedtuple(t) -> bool:
+    return issubclass(t, tuple) and hasattr(t, "_fields")
+
+
 def _flatten(x, leaves: list) -> _Spec:
     if isinstance(x, Tensor):
         leaves.append(x)
         return _Spec("tensor")
     t = type(x)
-    if t in (tuple, list):
+    if t in (tuple, list) or _is_namedtuple(t):
         return _Spec(t, None, tuple(_flatten(v, leaves) for v in x))
     if t is dict:
         return _Spec(dict, tuple(x), tuple(_flatten(v, leaves) for v in x.values()))
@@ -48,7 +52,8 @@ def _rebuild(spec: _Spec, it):
         return spec.data
     if k is dict:
         return {key: _rebuild(c, it) for key, c in zip(spec.data, spec.children)}
-    return k(_rebuild(c, it) for c in spec.children)
+    items = [_rebuild(c, it) for c in spec.children]
+    return k(*items) if _is_namedtuple(k) else k(items)
 
 
 def _literal_key(spec: _Spec):
@@ -357,7 +362,7 @@ def _flatten_out(out, leaves: list) -> _Spec:
         leaves.append(out)
         return _Spec("tensor")
     t = type(out)
-    if t in (tuple, list):
+    if t in (tuple, list) or _is_namedtuple(t):
         return _Spec(t, None, tuple(_flatten_out(v, leaves) for v in out))
     if t is dict:
         return _Spec(dict, tuple(out), tuple(_flatten_out(v, leaves) for v in out.values()))
@@ -440,8 +445,14 @@ def _check(cf, example_inputs, expected) -> None:
     after = get_rng_state()
     if t.compiled.random:
         set_rng_state(t.compiled.rng_before)
+    leaves: list = []
+    _flatten(example_inputs, leaves)
     try:
-        got = cf(*example_inputs)
+        # the graph itself, not a call: the first real replay is still checked against eager
+        got = t.compiled.run(leaves, t.out_spec)
+    except GuardFailed:
+        raise JitError("check_trace: the traced graph fails its own guards on the example "
+                       "inputs") from None
     finally:
         set_rng_state(after)
     a, b = [], []

@@ -30,6 +30,8 @@ def make_grad_slots(tr, seeds):
 
     def add(node: Node, gn: Node) -> None:
         k = 0
+        while node.kind == "write":  # an in-place op's result: the gradient is its value's
+            node = node.args[1]
         if node.kind == "select" and node.args[0].kind in ("call",):
             node, k = node.args[0], node.target
         s = slots.get(node)
@@ -54,8 +56,6 @@ def emit_backward(tr, nodes, slots, add) -> dict:
             if node.meta.get("rg"):
                 leaf_grads[node] = s[0]
             continue
-        if node.kind == "write":
-            raise TraceUnsupported("backward through an in-place write")
         if node.kind != "call":
             continue
         needs = node.meta.get("needs")
@@ -103,6 +103,8 @@ def build_backward(tr, roots, root_grads, inputs, accumulate: bool, results) -> 
                 if isinstance(r, Tensor):
                     tr._bind(r, gn)
                 elif r is not None:
+                    # a 0-d result may be a NumPy scalar: make it the array grad() wraps
+                    r = results[i] = xp.asarray(r)
                     tr.bind_array(r, gn)
                 continue
         if leaf.kind == "state":

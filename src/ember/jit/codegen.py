@@ -138,7 +138,7 @@ def generate(graph: Graph) -> Program:
     ``backward(_jE, _jG) -> input grads`` (``env``: the forward values backward reads).
     """
     g: dict = {"_jGuardFailed": GuardFailed, "_jfit": _fit, "_jacc": _acc,
-               "_jcopyto": xp.copyto, "_jgrad": _grad_of}
+               "_jcopyto": xp.copyto, "_jgrad": _grad_of, "_jasarray": xp.asarray}
     ctx = {"placeholders": {n: i for i, n in enumerate(graph.placeholders)},
            "needs_ctx": {n.args[0] for n in graph.nodes if n.kind == "backward"},
            "written": {_root(n.args[0]) for n in graph.nodes if n.kind == "write"},
@@ -207,13 +207,21 @@ def _emit(n: Node, i: int, g: dict, ctx: dict) -> list[str]:
         args = ", ".join(_arg(a) for a in n.args)
         if n in ctx["needs_ctx"]:
             g[k] = functools.partial(op.forward, **n.kwargs) if n.kwargs else op.forward
+            if n.meta.get("copy_target"):  # an in-place op: its write must not reach the ctx
+                first = _arg(n.args[0])
+                args = ", ".join([f"{first}.copy()"] + [_arg(a) for a in n.args[1:]])
             g[k + "c"] = _ctx_factory(op, n.meta["needs"])
-            return [f"{v}_ctx = {k}c()", f"{v} = {k}({v}_ctx{', ' if args else ''}{args})"]
+            call = f"{k}({v}_ctx{', ' if args else ''}{args})"
+            return [f"{v}_ctx = {k}c()",
+                    f"{v} = _jasarray({call})" if n.shape == () else f"{v} = {call}"]
         g[k] = functools.partial(op.forward, NULL_CTX, **n.kwargs)
+        if n.shape == ():  # NumPy returns 0-d results as scalars: keep them arrays
+            return [f"{v} = _jasarray({k}({args}))"]
         return [f"{v} = {k}({args})"]
     if n.kind == "fused":
         g[k] = n.target
-        return [f"{v} = {k}({', '.join(_arg(a) for a in n.args)})"]
+        call = f"{k}({', '.join(_arg(a) for a in n.args)})"
+        return [f"{v} = _jasarray({call})" if n.shape == () else f"{v} = {call}"]
     if n.kind == "select":
         src = n.args[0].name
         if "fit" in n.kwargs:
@@ -225,6 +233,8 @@ def _emit(n: Node, i: int, g: dict, ctx: dict) -> list[str]:
                 return [f"{v} = {src}[{n.target}]"]
             g[k] = (shape, xp.dtype(dtype))
             return [f"{v} = _jfit({src}[{n.target}], *{k})"]
+        if n.shape == ():
+            return [f"{v} = _jasarray({src}[{n.target}])"]
         return [f"{v} = {src}[{n.target}]"]
     if n.kind == "backward":
         fwd = n.args[0]

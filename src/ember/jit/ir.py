@@ -174,8 +174,14 @@ class Graph:
         if not base or base[0].isdigit() or keyword.iskeyword(base):
             base = "v" + base
         n = self._names.get(base, 0)
+        name = base if n == 0 else f"{base}_{n}"
+        while name in self._names:  # ``grad_x_1`` may exist already as a base of its own
+            n += 1
+            name = f"{base}_{n}"
         self._names[base] = n + 1
-        return base if n == 0 else f"{base}_{n}"
+        if name != base:
+            self._names[name] = 1
+        return name
 
     def add(self, kind: str, target, args: tuple = (), kwargs: dict | None = None,
             shape: tuple | None = None, dtype: str | None = None, name: str | None = None,

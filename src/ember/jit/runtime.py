@@ -53,8 +53,12 @@ class CompiledGraph:
                 self._alias.append(("state", graph.state[n.target].tensor))
             else:
                 self._alias.append(None)
+        from .codegen import _root
+        # a returned constant (or a view of one) is copied: callers own their outputs
+        self._copy = {j for j, n in enumerate(self._outs) if _root(n).kind == "constant"}
         # one fresh tensor out: the wrapping fast path
-        self._simple = len(self._outs) == 1 and self._alias[0] is None and not self._items
+        self._simple = (len(self._outs) == 1 and self._alias[0] is None and not self._items
+                        and not self._copy)
 
     def _optimize(self, graph, passes):
         if passes is None and os.environ.get("EMBER_JIT_PASSES"):
@@ -89,6 +93,8 @@ class CompiledGraph:
                 outs.append(leaves[a[1]] if a[0] == "input" else a[1])
             elif j in items:
                 outs.append(xp.asarray(v).item())
+            elif j in self._copy:
+                outs.append(Tensor._make(xp.array(v, copy=True)))
             else:
                 outs.append(Tensor._make(v if type(v) is xp.ndarray else xp.asarray(v)))
         if env is not None:

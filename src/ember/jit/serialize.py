@@ -190,7 +190,8 @@ class _Writer:
         if k is dict:
             return ["dict", [self.value(key, "an output dict key") for key in spec.data],
                     children]
-        return [k.__name__, children]
+        # a namedtuple (sort's values/indices) is saved as the tuple it is
+        return ["tuple" if issubclass(k, tuple) else k.__name__, children]
 
 
 def _shape(s) -> list[int] | None:

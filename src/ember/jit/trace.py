@@ -139,6 +139,8 @@ class Tracer:
         self._consts = 0
         #: why this trace cannot become a graph (the call still runs eagerly to the end)
         self.failed: str | None = None
+        #: nodes of tensors that were then written in place while requiring grad
+        self.rg_written: set = set()
 
     # ---- the mode protocol ---------------------------------------------------------
     def dispatch(self, op, inputs: tuple, params: dict):
@@ -180,7 +182,11 @@ class Tracer:
     def dispatch_inplace(self, op, target: Tensor, others: tuple, params: dict):
         grad_write = _state.grad_enabled and (target._rg or any(
             isinstance(o, Tensor) and o._rg for o in others))
-        if self.failed is None and not grad_write:
+        needs = tuple(isinstance(x, Tensor) and x._rg for x in (target, *others))
+        if grad_write and self.failed is None and target._base is not None:
+            self.failed = (f"in-place {op.name}_ into a view of a tensor that requires grad (at "
+                           f"{user_site()})")
+        if self.failed is None:
             try:
                 tnode = self._node_of(target)
                 args = self._args(op, (target, *others))
@@ -188,20 +194,25 @@ class Tracer:
                 self.failed = str(e)
         with _Aside(self):
             apply_inplace(op, target, *others, **params)
-        if grad_write and self.failed is None:
-            self.failed = f"in-place {op.name}_ on a tensor that requires grad (at {user_site()})"
         if self.failed is None:
             try:
-                self._record_inplace(op, target, params, tnode, args)
+                self._record_inplace(op, target, params, tnode, args,
+                                     needs if grad_write and op.differentiable else None)
             except TraceUnsupported as e:
                 self.failed = str(e)
         return target
 
-    def _record_inplace(self, op, target, params, tnode, args) -> None:
+    def _record_inplace(self, op, target, params, tnode, args, needs) -> None:
         if params:
             _check_params(op, params)
         value = self.graph.call(op.name, args, params, *_meta(target))
         value.meta["op"] = op
+        if needs is not None:
+            # the op's backward may read the target's old value, which the write replaces:
+            # its forward gets a copy (as eager's in-place path snapshots saved targets)
+            value.meta["needs"] = needs
+            value.meta["copy_target"] = True
+            self.rg_written.add(tnode)
         root = _root(tnode)
         w = self.graph.add("write", None, (tnode, value), {}, *_meta(target))
         if root.kind == "state":
@@ -215,6 +226,25 @@ class Tracer:
         value = tensor._data
         self._guard_value(node, what, value.copy() if what in ("tolist", "numpy", "__array__")
                           else value.item(), user_site())
+
+    def on_create(self, t: Tensor) -> None:
+        """A tensor made from Python or NumPy data inside the function: a constant (its
+        value now), or the node of the traced array it wraps."""
+        if self.failed is not None or id(t) in self.tmap:
+            return
+        arr = t._data
+        hit = self.amap.get(id(arr))
+        if hit is not None and hit[0]() is arr:
+            self._alias(t, hit[1])
+            return
+        for _, node in list(self.amap.values()):
+            if node.kind in ("placeholder", "state"):
+                src = self._tensor_of(node)
+                if src is not None and xp.may_share_memory(src._data, arr):
+                    self.failed = (f"a tensor was made from {node.name}'s memory outside the op "
+                                   f"table (at {user_site()}); the JIT cannot follow it")
+                    return
+        self._bind(t, self._constant(arr.copy()))
 
     def item_value(self, tensor: Tensor, value):
         """``Tensor.item()`` under tracing: floats come back as a lazily guarded value."""
@@ -361,6 +391,23 @@ class Tracer:
             akey = id(arr)
             amap[akey] = (weakref.ref(arr, lambda _, k=akey, n=node: _forget(amap, k, n)), node)
 
+    def _alias(self, t: Tensor, node: Node) -> None:
+        """``t`` wraps ``node``'s array (``detach()``, ``Tensor._make(x._data)``): same
+        value, but its own requires-grad flag, which the ops it feeds record."""
+        key = id(t)
+        tmap = self.tmap
+        tmap[key] = (weakref.ref(t, lambda _, k=key, n=node: _forget(tmap, k, n)), node)
+
+    def _stale(self, node: Node) -> None:
+        """A view made before an in-place write with grad, used after it: eager would
+        re-derive its history from the written base; a graph cannot."""
+        n = node
+        while n.kind == "select" or n.kind == "call" and getattr(n.meta.get("op"), "view", False):
+            n = n.args[0]
+            if n in self.rg_written:
+                raise TraceUnsupported("a view of a tensor written in place (with grad) is used "
+                                       f"after the write (at {user_site()})")
+
     def _args(self, op, inputs: tuple) -> tuple:
         arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
         dt = _cast_target(op.promote, arrays) if op.promote is not None else None
@@ -368,6 +415,8 @@ class Tracer:
         for x in inputs:
             if isinstance(x, Tensor):
                 n = self._node_of(x)
+                if self.rg_written:
+                    self._stale(n)
                 if dt is not None and x._data.dtype != dt:
                     c = self.graph.call("cast", (n,), {"dtype": dtypes.from_np(dt)},
                                         x._data.shape, dt.name)
@@ -415,7 +464,7 @@ class Tracer:
             return hit[1]
         hit = self.amap.get(id(t._data))
         if hit is not None and hit[0]() is t._data:  # a new Tensor around a known array
-            self._bind(t, hit[1])
+            self._alias(t, hit[1])
             return hit[1]
         owner = self.grad_owner.get(id(t))
         if owner is not None and owner.grad is t:
@@ -435,7 +484,9 @@ class Tracer:
     def _state_slot(self, t: Tensor) -> int:
         k = self.state_index.get(id(t))
         if k is not None:
-            return k
+            ref = self.graph.state[k]
+            if (ref._weak() if ref._weak is not None else ref.tensor) is t:
+                return k  # else the id belonged to a tensor that has died since
         if t.grad_fn is not None and _state.grad_enabled:
             raise TraceUnsupported(
                 f"a tensor with autograd history made outside the function ({t.grad_fn.name()}) "

@@ -24,6 +24,8 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _TANH_K = math.sqrt(2.0 / math.pi)
 _TANH_C = 0.044715
+#: arrays at least this big use the C kernels of ember.jit.ckernels where they build
+_C_MIN = 256
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -56,6 +58,11 @@ class Gelu(Op):
                                f"{approximate!r}")
         ctx.save_for_backward(x)
         ctx.approximate = approximate
+        if x.size >= _C_MIN:
+            from ..jit import ckernels  # one fused C loop (returns False where unavailable)
+            out = xp.empty_like(x)
+            if ckernels.gelu(x, out, approximate):
+                return out
         if approximate == "tanh":
             inner = _TANH_K * (x + _TANH_C * x * x * x)
             return (0.5 * x * (1 + xp.tanh(inner))).astype(x.dtype, copy=False)
@@ -72,6 +79,11 @@ class Gelu(Op):
     @staticmethod
     def backward(ctx, F, g):
         (x,) = ctx.saved_tensors
+        if not ctx._tensor_mode and x.size >= _C_MIN:
+            from ..jit import ckernels
+            gx = xp.empty_like(x)
+            if ckernels.gelu_backward(g, x, gx, ctx.approximate):
+                return gx
         if ctx.approximate == "tanh":
             t = F.tanh(_TANH_K * (x + _TANH_C * x * x * x))
             dinner = _TANH_K * (1 + 3 * _TANH_C * x * x)

@@ -299,7 +299,7 @@ def _scatter_reduce_grad(x: Tensor, index: Tensor, src: Tensor, d: int, reduce: 
         ms = (part.detach() == gather(r, d, index)).to(x.dtype)
     n = ScatterAdd.apply(mx if reduce != "sum" else keep * 0, index,
                          ms * Tensor._make(xp.ones(index._data.shape, x._data.dtype)), dim=d)
-    n = Tensor._make(xp.maximum(n._data, 1)) if reduce != "sum" else 1.0
+    n = n.clamp(min=1) if reduce != "sum" else 1.0
     dx = (x - x.detach()) * mx
     ds = (part - part.detach()) * ms
     return r + ScatterAdd.apply(dx, index, ds, dim=d) / n

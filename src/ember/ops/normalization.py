@@ -18,6 +18,39 @@ def _wshape(shape, wdims) -> tuple:
     return tuple(s if i in wdims else 1 for i, s in enumerate(shape))
 
 
+#: arrays at least this big use the C kernels of ember.jit.ckernels where they build
+_C_MIN = 256
+
+
+def _c_forward(ctx, x, w, b, dims, wdims, eps):
+    """Layer norm over the trailing ``dims`` (affine over the same dims or none) as one C pass
+    per row; None where it doesn't apply (then the NumPy code runs)."""
+    k = len(dims)
+    if x.size < _C_MIN or dims != tuple(range(x.ndim - k, x.ndim)) or wdims not in (dims, ()):
+        return None
+    from ..jit import ckernels
+    stat_shape = x.shape[:x.ndim - k] + (1,) * k
+    y = xp.empty_like(x)
+    mean, rstd, var = (xp.empty(stat_shape, x.dtype) for _ in range(3))
+    m = x.size // mean.size
+    if not ckernels.layer_norm(x, w, b, eps, y, mean, rstd, var, m=m):
+        return None
+    ctx.xhat, ctx.invstd, ctx.mean, ctx.m = None, rstd, mean, m
+    return y, mean, var
+
+
+def _c_backward(ctx, g, x, w):
+    from ..jit import ckernels
+    nx, nw, nb = ctx.needs_input_grad
+    res = ckernels.layer_norm_backward(g, x, ctx.mean, ctx.invstd, w, need_input=nx,
+                                       need_weight=nw, need_bias=nb, m=ctx.m)
+    if res is None:
+        return None
+    gx, gw, gb = res
+    shape = x.shape[x.ndim - len(ctx.p[0]):]
+    return gx, None if gw is None else gw.reshape(shape), None if gb is None else gb.reshape(shape)
+
+
 @register
 class Normalize(Op):
     name = "normalize"
@@ -25,6 +58,11 @@ class Normalize(Op):
 
     @staticmethod
     def forward(ctx, x, w, b, dims, wdims, eps):
+        ctx.save_for_backward(x, w)
+        ctx.p = (dims, wdims, eps)
+        res = _c_forward(ctx, x, w, b, dims, wdims, eps)
+        if res is not None:
+            return res
         mean = x.mean(axis=dims, keepdims=True)
         xc = x - mean
         var = xp.mean(xc * xc, axis=dims, keepdims=True)
@@ -39,8 +77,6 @@ class Normalize(Op):
             y = xhat + b.reshape(ws)
         else:
             y = xhat
-        ctx.save_for_backward(x, w)
-        ctx.p = (dims, wdims, eps)
         # first-order backward reuses these; higher orders recompute them from x
         ctx.xhat, ctx.invstd = xhat, invstd
         return y, mean, var
@@ -58,6 +94,12 @@ class Normalize(Op):
             xc = x - F.sum(x, dim=dims, keepdim=True) * inv_n
             invstd = (F.sum(xc * xc, dim=dims, keepdim=True) * inv_n + eps) ** -0.5
             xhat = xc * invstd
+        elif ctx.xhat is None:  # the C forward ran: one fused C pass, or recompute xhat
+            grads = _c_backward(ctx, g, x, w)
+            if grads is not None:
+                return grads
+            invstd = ctx.invstd
+            xhat = (x - ctx.mean) * invstd
         else:
             xhat, invstd = ctx.xhat, ctx.invstd
         ws = _wshape(x.shape, wdims)

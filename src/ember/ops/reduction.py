@@ -690,8 +690,7 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
     lo, hi = float(min), float(max)
     if lo == hi and input.numel():
-        data = input._data
-        lo, hi = float(data.min()), float(data.max())
+        lo, hi = float(input.min()), float(input.max())  # host reads: the JIT guards them
     if lo == hi:
         lo, hi = lo - 1, hi + 1
     if hi < lo:

@@ -67,6 +67,20 @@ def _softmax_axis(x, dim):
     return None if x.ndim == 0 else dim
 
 
+#: arrays at least this big use the C kernels of ember.jit.ckernels where they build
+_C_MIN = 256
+
+
+def _c_rows(name: str, x, dim):
+    """The result of C kernel ``name`` over the last dim (one fused pass per row), or None
+    where it doesn't apply (small or non-contiguous input, other dim, no C compiler)."""
+    if x.size < _C_MIN or dim % x.ndim != x.ndim - 1:
+        return None
+    from ..jit import ckernels
+    out = xp.empty_like(x)
+    return out if getattr(ckernels, name)(x, out) else None
+
+
 @register
 class Softmax(Op):
     name = "softmax"
@@ -74,9 +88,10 @@ class Softmax(Op):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = (dim,)
-        if x.size == 0:
+        out = _c_rows("softmax", x, dim)
+        if out is None and x.size == 0:
             out = x.copy()
-        else:
+        elif out is None:
             ax = _softmax_axis(x, dim)
             with xp.errstate(invalid="ignore"):
                 e = xp.exp(x - xp.max(x, axis=ax, keepdims=True))
@@ -98,9 +113,10 @@ class LogSoftmax(Op):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = (dim,)
-        if x.size == 0:
+        out = _c_rows("log_softmax", x, dim)
+        if out is None and x.size == 0:
             out = x.copy()
-        else:
+        elif out is None:
             ax = _softmax_axis(x, dim)
             with xp.errstate(invalid="ignore", divide="ignore"):
                 s = x - xp.max(x, axis=ax, keepdims=True)

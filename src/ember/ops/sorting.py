@@ -290,24 +290,38 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, rig
             raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
                                "got side of left while right was True")
         right = side == "right"
-    seq = sorted_sequence._data
     if sorter is not None:
-        seq = xp.take_along_axis(seq, sorter._data, -1)
-    scalar = not isinstance(input, Tensor)
-    vals = xp.asarray(input) if scalar else input._data
-    s = "right" if right else "left"
-    if seq.ndim <= 1:
-        res = xp.searchsorted(seq, vals, side=s)
-    else:
-        if seq.shape[:-1] != vals.shape[:-1]:
-            raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or "
-                               f"the first N-1 dimensions of boundaries tensor and input value "
-                               f"tensor must match, but we got boundaries tensor "
-                               f"{list(seq.shape)} and input value tensor {list(vals.shape)}")
-        s2, v2 = seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1])
-        res = xp.stack([xp.searchsorted(r, v, side=s) for r, v in zip(s2, v2, strict=True)])
-        res = res.reshape(vals.shape)
-    return Tensor._make(xp.asarray(res, xp.int32 if out_int32 else xp.int64))
+        return SearchSorted.apply(sorted_sequence, input, sorter, right=right,
+                                  out_int32=out_int32)
+    return SearchSorted.apply(sorted_sequence, input, right=right, out_int32=out_int32)
+
+
+@register
+class SearchSorted(Op):
+    """Insertion indices (one op, so the JIT computes them from the data at each call)."""
+
+    name = "searchsorted"
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, seq, vals, sorter=None, right=False, out_int32=False):
+        if sorter is not None:
+            seq = xp.take_along_axis(seq, sorter, -1)
+        vals = xp.asarray(vals)
+        s = "right" if right else "left"
+        if seq.ndim <= 1:
+            res = xp.searchsorted(seq, vals, side=s)
+        else:
+            if seq.shape[:-1] != vals.shape[:-1]:
+                raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 "
+                                   f"dimension or the first N-1 dimensions of boundaries tensor "
+                                   f"and input value tensor must match, but we got boundaries "
+                                   f"tensor {list(seq.shape)} and input value tensor "
+                                   f"{list(vals.shape)}")
+            s2, v2 = seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1])
+            res = xp.stack([xp.searchsorted(r, v, side=s) for r, v in zip(s2, v2, strict=True)])
+            res = res.reshape(vals.shape)
+        return xp.asarray(res, xp.int32 if out_int32 else xp.int64)
 
 
 def bucketize(input, boundaries: Tensor, *, out_int32: bool = False,
