@@ -46,7 +46,7 @@ import numpy as np
 
 __all__ = ["available", "backend_name", "build", "compile_elementwise", "ElementwiseKernel",
            "softmax", "log_softmax", "layer_norm", "layer_norm_backward", "gelu",
-           "gelu_backward", "num_threads", "PARALLEL_MIN"]
+           "gelu_backward", "num_threads", "fused_threads", "PARALLEL_MIN"]
 
 #: arrays with at least this many elements are split over OpenMP threads
 PARALLEL_MIN = 1 << 16
@@ -72,6 +72,19 @@ def num_threads() -> int:
     """
     env = os.environ.get("EMBER_NUM_THREADS")
     return max(1, int(env)) if env else 1
+
+
+#: fused elementwise kernels at least this big use every core (unless EMBER_NUM_THREADS)
+FUSED_PARALLEL_MIN = 1 << 20
+
+
+def fused_threads(n: int) -> int:
+    """Threads of a JIT-fused elementwise kernel over ``n`` elements: all cores (at most 8)
+    from ``FUSED_PARALLEL_MIN`` elements, where the team's spin-wait after the loop is
+    small next to the loop itself; ``EMBER_NUM_THREADS`` overrides."""
+    if os.environ.get("EMBER_NUM_THREADS"):
+        return num_threads() if n >= PARALLEL_MIN else 1
+    return min(os.cpu_count() or 1, 8) if n >= FUSED_PARALLEL_MIN else 1
 
 
 def _warn_once(key: str, msg: str) -> None:
@@ -568,7 +581,7 @@ class ElementwiseKernel:
             self._run_numpy(outs, inputs)
             return outs
         rows, mm = (n // m, m) if m else (1, n)
-        nt = num_threads() if n >= PARALLEL_MIN else 1
+        nt = fused_threads(n)
         fn(rows, mm, nt, *[o.ctypes.data for o in outs], *[a.ctypes.data for a in inputs])
         return outs
 

@@ -33,7 +33,7 @@ Example:
     >>> _ = g.output(y)
     >>> print(g)
     graph(x: f32[3]):
-        mul = mul(x, 2.0)
+        mul: f32[3] = mul(x, 2.0)
         return mul
 """
 

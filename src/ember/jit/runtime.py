@@ -10,6 +10,7 @@ from ..backend import xp
 from ..tensor import Tensor
 from .codegen import generate
 from .errors import JitError
+from .pytree import _rebuild
 
 __all__ = ["CompiledGraph"]
 
@@ -82,7 +83,10 @@ class CompiledGraph:
         return self._wrap(vals, leaves, out_spec, env if _state.grad_enabled else None)
 
     def _wrap(self, vals, leaves, out_spec, env):
-        if self._simple and env is None and out_spec.kind == "tensor":
+        kind = out_spec.kind
+        if kind == "literal":  # e.g. a training step that returns None
+            return out_spec.data
+        if self._simple and env is None and kind == "tensor":
             v = vals[0]
             return Tensor._make(v if type(v) is xp.ndarray else xp.asarray(v))
         outs = []
@@ -101,7 +105,6 @@ class CompiledGraph:
             self._attach(outs, leaves, env)
         if out_spec.kind == "tensor":
             return outs[0]
-        from .api import _rebuild
         return _rebuild(out_spec, iter(outs))
 
 

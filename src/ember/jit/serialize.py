@@ -749,7 +749,7 @@ class _Reader:
             bad(f"{where}: bad expected value {_clip(exp)} for a {what!r} guard")
 
     def spec(self, s, where: str, depth: int = 0):
-        from .api import _Spec
+        from .pytree import _Spec
         if depth > _MAX_DEPTH:
             self.graph_error(f"{where}: nested deeper than {_MAX_DEPTH}")
         if not isinstance(s, list) or not s or not isinstance(s[0], str):
