@@ -104,14 +104,11 @@ def _backward(op):
 
 
 def _ctx_factory(op, needs: tuple):
+    """The class of this call's ctx: the op's node class with ``needs_input_grad`` fixed
+    (instantiating it is the cheapest way to get a fresh ctx)."""
     edges = tuple(True if n else None for n in needs)
-    cls = op.node_class
-
-    def make():
-        c = cls()
-        c.next_edges = edges
-        return c
-    return make
+    return type(op.node_class.__name__, (op.node_class,), {"next_edges": edges,
+                                                            "__slots__": ()})
 
 
 def _effect(fn, args, kwargs, refs: list):
