@@ -234,7 +234,7 @@ def test_special_values_round_trip(path):
 
 def test_backward_nodes_round_trip(path):
     """A graph holding ``backward`` nodes (no .grad writes) is saved and runs after load."""
-    from ember.jit.api import _Spec
+    from ember.jit.pytree import _Spec
     from ember.jit.serialize import _encode
     lin = nn.Linear(3, 1)
 
@@ -262,7 +262,7 @@ def test_backward_nodes_round_trip(path):
 def test_unchecked_shapes_turn_off_trusting_passes(path):
     """Shapes after a data-dependent op cannot be checked on zero inputs at load: the
     loaded graph then runs without the passes that size buffers by declared shapes."""
-    from ember.jit.api import _Spec
+    from ember.jit.pytree import _Spec
     from ember.jit.ir import Graph
     from ember.jit.serialize import _encode
     g = Graph()
@@ -284,7 +284,7 @@ def test_unchecked_shapes_turn_off_trusting_passes(path):
 
 
 def test_huge_declared_shapes_allocate_nothing(path):
-    from ember.jit.api import _Spec
+    from ember.jit.pytree import _Spec
     from ember.jit.ir import Graph
     from ember.jit.serialize import _encode
     g = Graph()

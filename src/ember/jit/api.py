@@ -13,7 +13,7 @@ from ..backend import xp
 from ..dtypes import _default
 from ..tensor import Tensor
 from .errors import GuardFailed, JitError
-from .pytree import _flatten, _is_namedtuple, _literal_key, _Spec
+from .pytree import _flatten, _literal_key
 from .runtime import CompiledGraph
 from .trace import ItemValue, Tracer
 
@@ -151,7 +151,7 @@ class CompiledFunction:
         if tracer.failed is None:
             try:
                 out_leaves = []
-                out_spec = _flatten_out(out, out_leaves)
+                out_spec = _flatten(out, out_leaves, (Tensor, ItemValue), strict=True)
                 graph = tracer.graph
                 outs = [tracer._node_of(t) if isinstance(t, Tensor) else t._node
                         for t in out_leaves]
@@ -303,24 +303,6 @@ def _same(a, b) -> bool:
         elif not xp.array_equal(u, v):
             return False
     return True
-
-
-def _flatten_out(out, leaves: list) -> _Spec:
-    if isinstance(out, Tensor):
-        leaves.append(out)
-        return _Spec("tensor")
-    if isinstance(out, ItemValue):
-        leaves.append(out)
-        return _Spec("tensor")
-    t = type(out)
-    if t in (tuple, list) or _is_namedtuple(t):
-        return _Spec(t, None, tuple(_flatten_out(v, leaves) for v in out))
-    if t is dict:
-        return _Spec(dict, tuple(out), tuple(_flatten_out(v, leaves) for v in out.values()))
-    if out is None or t in (int, float, bool, str):
-        return _Spec("literal", out)
-    from .errors import TraceUnsupported
-    raise TraceUnsupported(f"the function returned a {t.__name__}, which a graph cannot hold")
 
 
 def _fn_name(fn) -> str:

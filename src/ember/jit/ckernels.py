@@ -890,31 +890,27 @@ def _nt(n: int) -> int:
     return num_threads() if n >= PARALLEL_MIN else 1
 
 
-def softmax(x: np.ndarray, out: np.ndarray) -> bool:
-    """Softmax over the last dim of C-contiguous ``x`` into ``out``; False when C is not
-    available or the arrays don't qualify (then nothing was written)."""
+def _rows(name: str, x: np.ndarray, out: np.ndarray) -> bool:
     if not (x.ndim and _usable(x, out) and x.shape == out.shape):
         return False
-    f = _fn("softmax", x.dtype)
+    f = _fn(name, x.dtype)
     if f is None:
         return False
     m = x.shape[-1]
     if x.size:
         f(x.size // m, m, _nt(x.size), out.ctypes.data, x.ctypes.data)
     return True
+
+
+def softmax(x: np.ndarray, out: np.ndarray) -> bool:
+    """Softmax over the last dim of C-contiguous ``x`` into ``out``; False when C is not
+    available or the arrays don't qualify (then nothing was written)."""
+    return _rows("softmax", x, out)
 
 
 def log_softmax(x: np.ndarray, out: np.ndarray) -> bool:
     """Log-softmax over the last dim; see ``softmax``."""
-    if not (x.ndim and _usable(x, out) and x.shape == out.shape):
-        return False
-    f = _fn("log_softmax", x.dtype)
-    if f is None:
-        return False
-    m = x.shape[-1]
-    if x.size:
-        f(x.size // m, m, _nt(x.size), out.ctypes.data, x.ctypes.data)
-    return True
+    return _rows("log_softmax", x, out)
 
 
 def layer_norm(x: np.ndarray, weight, bias, eps: float, out: np.ndarray,

@@ -2,7 +2,8 @@
 
 The function calls each op's ``forward`` directly on arrays (no Tensor objects, no
 autograd bookkeeping); an op whose gradient the graph also computes gets a real ctx so
-its ``backward`` node can use what the forward saved. Helpers are bound as globals of
+its ``backward`` node can use what the forward saved. Each value is deleted after its last
+use, as eager code drops its tensors. Helpers are bound as globals of
 the generated code (names start with ``_j``; node names never start with ``_``).
 
 Example:
@@ -12,7 +13,9 @@ Example:
     def forward(_jA, _jT):
         x = _jA[0]
         mul = _j1(x, 2)
+        del x
         relu = _j2(mul)
+        del mul
         return (relu,)
     <BLANKLINE>
 """
@@ -149,12 +152,11 @@ def generate(graph: Graph) -> Program:
     map_nodes(out.args[0], lambda x: leaves.append(x.name))
     ret = f"({', '.join(leaves)}{',' if len(leaves) == 1 else ''})"
     if split is None:
-        lines = [ln for i, n in enumerate(nodes[:-1]) for ln in _emit(n, i, g, ctx)]
+        part = list(enumerate(nodes[:-1]))
+        lines = _with_frees(part, [_emit(n, i, g, ctx) for i, n in part], set(leaves))
         src = _function("forward", "_jA, _jT", lines, f"return {ret}")
     else:
-        fwd = [ln for i, n in enumerate(nodes[:split]) for ln in _emit(n, i, g, ctx)]
         bwd_nodes = nodes[split + 1:-1]
-        bwd = [ln for i, n in enumerate(bwd_nodes, split + 1) for ln in _emit(n, i, g, ctx)]
         defined = set(nodes[:split])
         env: list[str] = []
         for n in bwd_nodes:
@@ -166,6 +168,11 @@ def generate(graph: Graph) -> Program:
         for x in out.kwargs["grads"]:
             if x is not None and x in defined and x.name not in env:
                 env.append(x.name)
+        part = list(enumerate(nodes[:split]))
+        fwd = _with_frees(part, [_emit(n, i, g, ctx) for i, n in part], set(leaves) | set(env))
+        part = list(enumerate(bwd_nodes, split + 1))
+        bwd = _with_frees(part, [_emit(n, i, g, ctx) for i, n in part],
+                          {x.name for x in out.kwargs["grads"] if x is not None})
         env_t = f"({', '.join(env)}{',' if len(env) == 1 else ''})"
         src = _function("forward", "_jA, _jT", fwd, f"return {ret}, {env_t}")
         grads = ", ".join("None" if x is None else x.name for x in out.kwargs["grads"])
@@ -177,6 +184,45 @@ def generate(graph: Graph) -> Program:
     prog = Program(src, g["forward"], globals=g)
     prog.backward = g.get("backward")
     return prog
+
+
+def _uses(n: Node) -> list[str]:
+    names = [x.name for x in n.inputs]
+    if n.kind == "backward":
+        names.append(n.args[0].name + "_ctx")
+    return names
+
+
+def _with_frees(part: list, emitted: list, keep: set) -> list[str]:
+    """The lines of ``part`` with ``del`` of each value after its last use: intermediates
+    die as soon as eager's would, so NumPy reuses their memory while it is still in cache."""
+    last: dict[str, int] = {}
+    for j, (_, n) in enumerate(part):
+        for name in _uses(n):
+            last[name] = j
+        for name in _defines(n):
+            last.setdefault(name, j)
+    dying: dict[int, list] = {}
+    for name, j in last.items():
+        if name not in keep:
+            dying.setdefault(j, []).append(name)
+    defined: set = set()
+    lines: list[str] = []
+    for j, ((_, n), body) in enumerate(zip(part, emitted)):
+        lines += body
+        defined.update(_defines(n))
+        dead = [x for x in dying.get(j, ()) if x in defined]
+        if dead:
+            lines.append(f"del {', '.join(dead)}")
+    return lines
+
+
+def _defines(n: Node) -> list[str]:
+    if n.kind in ("guard", "split", "output") or n.kind == "effect" and n.shape is None:
+        return []
+    if n.kind == "call" and n.meta.get("_ctx"):
+        return [n.name, n.name + "_ctx"]
+    return [n.name]
 
 
 def _function(name: str, params: str, lines: list, ret: str) -> str:
@@ -204,6 +250,7 @@ def _emit(n: Node, i: int, g: dict, ctx: dict) -> list[str]:
         op = OPS[n.target]
         args = ", ".join(_arg(a) for a in n.args)
         if n in ctx["needs_ctx"]:
+            n.meta["_ctx"] = True
             g[k] = functools.partial(op.forward, **n.kwargs) if n.kwargs else op.forward
             if n.meta.get("copy_target"):  # an in-place op: its write must not reach the ctx
                 first = _arg(n.args[0])

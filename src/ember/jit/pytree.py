@@ -21,15 +21,25 @@ def _is_namedtuple(t) -> bool:
     return issubclass(t, tuple) and hasattr(t, "_fields")
 
 
-def _flatten(x, leaves: list) -> _Spec:
-    if isinstance(x, Tensor):
+_PLAIN = (int, float, bool, str, type(None))
+
+
+def _flatten(x, leaves: list, leaf_types: tuple = (Tensor,), strict: bool = False) -> _Spec:
+    """Append the leaves (instances of ``leaf_types``) of ``x`` to ``leaves``; anything else
+    that is not a tuple, list or dict is a literal, which with ``strict`` must be plain."""
+    if isinstance(x, leaf_types):
         leaves.append(x)
         return _Spec("tensor")
     t = type(x)
     if t in (tuple, list) or _is_namedtuple(t):
-        return _Spec(t, None, tuple(_flatten(v, leaves) for v in x))
+        return _Spec(t, None, tuple(_flatten(v, leaves, leaf_types, strict) for v in x))
     if t is dict:
-        return _Spec(dict, tuple(x), tuple(_flatten(v, leaves) for v in x.values()))
+        return _Spec(dict, tuple(x),
+                     tuple(_flatten(v, leaves, leaf_types, strict) for v in x.values()))
+    if strict and t not in _PLAIN:
+        from .errors import TraceUnsupported
+        raise TraceUnsupported(f"the function returned a {t.__name__}, which a graph cannot "
+                               "hold")
     return _Spec("literal", x)
 
 
