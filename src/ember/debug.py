@@ -36,7 +36,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from .autograd.grad_mode import _state, no_grad
+from .autograd.grad_mode import _state, no_grad, pop_mode
 from .backend import xp
 from .ops.registry import Op, register
 from .tensor import Tensor
@@ -282,11 +282,7 @@ class nan_guard:
         return self
 
     def __exit__(self, *exc) -> None:
-        modes = _state.modes
-        for i in range(len(modes) - 1, -1, -1):
-            if modes[i] is self._mode:
-                del modes[i]
-                break
+        pop_mode(self._mode)
         _pop_module_tracking()
         self._active = False
 
@@ -488,11 +484,7 @@ class track_memory:
         return self
 
     def __exit__(self, *exc) -> None:
-        modes = _state.modes
-        for i in range(len(modes) - 1, -1, -1):
-            if modes[i] is self._mode:
-                del modes[i]
-                break
+        pop_mode(self._mode)
         _pop_module_tracking()
         self._names.clear()
         self._roots.clear()

@@ -184,6 +184,15 @@ class inference_mode(_GradModeContext):
         return inference_mode(self.mode)
 
 
+def pop_mode(mode) -> None:
+    """Remove ``mode`` (its innermost entry) from the dispatch mode stack, if there."""
+    modes = _state.modes
+    for i in range(len(modes) - 1, -1, -1):
+        if modes[i] is mode:
+            del modes[i]
+            return
+
+
 def mode_hook(name: str):
     """The ``name`` method of the innermost pushed mode that has one (or None): modes that
     only watch op dispatch (profiler, nan_guard) let such calls through to the JIT."""

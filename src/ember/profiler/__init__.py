@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..autograd.grad_mode import _state
+from ..autograd.grad_mode import _state, pop_mode
 from ._events import EventList, FunctionEvent, FunctionEventAvg
 from ._flops import op_flops
 
@@ -219,11 +219,7 @@ class profile:
         if not self._running:
             return
         self._running = False
-        modes = _state.modes
-        for i in range(len(modes) - 1, -1, -1):
-            if modes[i] is self._mode:
-                del modes[i]
-                break
+        pop_mode(self._mode)
         for cls, attr, orig in reversed(self._patched):
             setattr(cls, attr, orig)
         self._patched.clear()
