@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/run.py                 # every group
-    python benchmarks/run.py overhead        # one group (overhead, train, sequence)
+    python benchmarks/run.py overhead        # one group (overhead, train, sequence, jit)
     python benchmarks/run.py W1 W1b          # single workloads
 
 Benchmarks are not tests: nothing here asserts a timing. Each workload is timed as
