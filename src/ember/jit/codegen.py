@@ -97,21 +97,19 @@ def _grad_of(t: Tensor, index: int):
     return g._data
 
 
-def _backward(op):
-    bw = op.backward
-
-    def run(ctx, *grads):
-        r = bw(ctx, ARRAY_NS, *grads)
-        return r if type(r) is tuple else (r,)
-    return run
+def _saved(ctx) -> tuple:
+    s = ctx._saved
+    return () if s is None else s
 
 
 def _ctx_factory(op, needs: tuple):
     """The class of this call's ctx: the op's node class with ``needs_input_grad`` fixed
-    (instantiating it is the cheapest way to get a fresh ctx)."""
+    and plain saved values (no version checks: a graph's values change only where the
+    graph says); instantiating it is the cheapest way to get a fresh ctx."""
     edges = tuple(True if n else None for n in needs)
-    return type(op.node_class.__name__, (op.node_class,), {"next_edges": edges,
-                                                            "__slots__": ()})
+    return type(op.node_class.__name__, (op.node_class,), {
+        "next_edges": edges, "needs_input_grad": tuple(bool(n) for n in needs),
+        "saved_tensors": property(_saved), "__slots__": ()})
 
 
 def _effect(fn, args, kwargs, refs: list):
@@ -139,7 +137,8 @@ def generate(graph: Graph) -> Program:
     ``backward(_jE, _jG) -> input grads`` (``env``: the forward values backward reads).
     """
     g: dict = {"_jGuardFailed": GuardFailed, "_jfit": _fit, "_jacc": _acc,
-               "_jcopyto": xp.copyto, "_jgrad": _grad_of, "_jasarray": xp.asarray}
+               "_jcopyto": xp.copyto, "_jgrad": _grad_of, "_jasarray": xp.asarray,
+               "_jNS": ARRAY_NS}
     ctx = {"placeholders": {n: i for i, n in enumerate(graph.placeholders)},
            "needs_ctx": {n.args[0] for n in graph.nodes if n.kind == "backward"},
            "written": {_root(n.args[0]) for n in graph.nodes if n.kind == "write"},
@@ -283,9 +282,10 @@ def _emit(n: Node, i: int, g: dict, ctx: dict) -> list[str]:
         return [f"{v} = {src}[{n.target}]"]
     if n.kind == "backward":
         fwd = n.args[0]
-        g[k] = _backward(OPS[fwd.target])
+        g[k] = OPS[fwd.target].backward
         grads = ", ".join(_arg(a) for a in n.args[1:])
-        return [f"{v} = {k}({fwd.name}_ctx, {grads})"]
+        return [f"{v} = {k}({fwd.name}_ctx, _jNS, {grads})",
+                f"if {v}.__class__ is not tuple:", f"    {v} = ({v},)"]
     if n.kind == "write":
         tgt, val = n.args
         lines = [f"_jcopyto({tgt.name}, {_arg(val)}, casting='unsafe')"]
