@@ -1,4 +1,4 @@
-"""ember.jit.ckernels: math accuracy, elementwise programs, row kernels, the disk cache, the
+"""ember.backend.ckernels: math accuracy, elementwise programs, row kernels, the disk cache, the
 backend switch, and the eager ops that use the kernels (compared with torch)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from ember.jit import ckernels as ck
+from ember.backend import ckernels as ck
 
 torch = pytest.importorskip("torch")
 

@@ -9,7 +9,7 @@ import pytest
 
 import ember
 import ember.nn.functional as F
-from ember.jit import ckernels
+from ember.backend import ckernels
 from ember.jit.codegen import generate
 from ember.jit.ir import Graph
 from ember.jit.passes import DEFAULT_PIPELINE, pass_names, run_passes

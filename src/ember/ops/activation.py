@@ -24,7 +24,7 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _TANH_K = math.sqrt(2.0 / math.pi)
 _TANH_C = 0.044715
-#: arrays at least this big use the C kernels of ember.jit.ckernels where they build
+#: arrays at least this big use the C kernels of ember.backend.ckernels where they build
 _C_MIN = 256
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -59,7 +59,7 @@ class Gelu(Op):
         ctx.save_for_backward(x)
         ctx.approximate = approximate
         if x.size >= _C_MIN:
-            from ..jit import ckernels  # one fused C loop (returns False where unavailable)
+            from ..backend import ckernels  # one fused C loop (returns False where unavailable)
             out = xp.empty_like(x)
             if ckernels.gelu(x, out, approximate):
                 return out
@@ -80,7 +80,7 @@ class Gelu(Op):
     def backward(ctx, F, g):
         (x,) = ctx.saved_tensors
         if not ctx._tensor_mode and x.size >= _C_MIN:
-            from ..jit import ckernels
+            from ..backend import ckernels
             gx = xp.empty_like(x)
             if ckernels.gelu_backward(g, x, gx, ctx.approximate):
                 return gx

@@ -18,7 +18,7 @@ def _wshape(shape, wdims) -> tuple:
     return tuple(s if i in wdims else 1 for i, s in enumerate(shape))
 
 
-#: arrays at least this big use the C kernels of ember.jit.ckernels where they build
+#: arrays at least this big use the C kernels of ember.backend.ckernels where they build
 _C_MIN = 256
 
 
@@ -28,7 +28,7 @@ def _c_forward(ctx, x, w, b, dims, wdims, eps):
     k = len(dims)
     if x.size < _C_MIN or dims != tuple(range(x.ndim - k, x.ndim)) or wdims not in (dims, ()):
         return None
-    from ..jit import ckernels
+    from ..backend import ckernels
     stat_shape = x.shape[:x.ndim - k] + (1,) * k
     y = xp.empty_like(x)
     mean, rstd, var = (xp.empty(stat_shape, x.dtype) for _ in range(3))
@@ -40,7 +40,7 @@ def _c_forward(ctx, x, w, b, dims, wdims, eps):
 
 
 def _c_backward(ctx, g, x, w):
-    from ..jit import ckernels
+    from ..backend import ckernels
     nx, nw, nb = ctx.needs_input_grad
     res = ckernels.layer_norm_backward(g, x, ctx.mean, ctx.invstd, w, need_input=nx,
                                        need_weight=nw, need_bias=nb, m=ctx.m)

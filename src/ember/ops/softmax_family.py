@@ -67,7 +67,7 @@ def _softmax_axis(x, dim):
     return None if x.ndim == 0 else dim
 
 
-#: arrays at least this big use the C kernels of ember.jit.ckernels where they build
+#: arrays at least this big use the C kernels of ember.backend.ckernels where they build
 _C_MIN = 256
 
 
@@ -76,7 +76,7 @@ def _c_rows(name: str, x, dim):
     where it doesn't apply (small or non-contiguous input, other dim, no C compiler)."""
     if x.size < _C_MIN or dim % x.ndim != x.ndim - 1:
         return None
-    from ..jit import ckernels
+    from ..backend import ckernels
     out = xp.empty_like(x)
     return out if getattr(ckernels, name)(x, out) else None
 

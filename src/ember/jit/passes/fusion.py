@@ -9,7 +9,7 @@ across a side-effect node; random ops and calls run with a real ctx never join a
 The fused node's ``target`` is a :class:`FusedExecutor` (``fused[mul,add,gelu]``) called on
 the group's inputs; its ``mode`` (shown with ``backend`` in the node's kwargs) is
 
-* ``"c"`` (backend ``"c"``): one C loop from ``ember.jit.ckernels.compile_elementwise``,
+* ``"c"`` (backend ``"c"``): one C loop from ``ember.backend.ckernels.compile_elementwise``,
   for groups of at least ``C_MIN`` elements when a compiler works, ``EMBER_JIT_BACKEND``
   is not ``numpy`` and every op has a C form;
 * ``"chunks"`` (backend ``"numpy"``): the ops on cache-sized chunks (``CHUNK`` elements)
@@ -209,7 +209,7 @@ class FusedExecutor:
         self._rows = None
 
     def _build_c(self) -> bool:
-        from .. import ckernels
+        from ...backend import ckernels
         try:
             if not ckernels.available():
                 return False

@@ -652,7 +652,7 @@ def compile_elementwise(program, n_inputs: int, dtype, outputs=None) -> Elementw
 
     Example:
         >>> import numpy as np
-        >>> from ember.jit import ckernels
+        >>> from ember.backend import ckernels
         >>> k = ckernels.compile_elementwise(
         ...     [("mul", [("in", 0), ("in", 1)], {}), ("add", [("v", 0), ("const", 1.0)], {})],
         ...     2, np.float32)
