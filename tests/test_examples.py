@@ -37,11 +37,17 @@ def test_digits_trains_saves_and_reloads(tmp_path, capsys):
     assert (tmp_path / "c.png").exists() or "matplotlib is not installed" in printed
 
 
+def test_digits_compiled_training_matches_eager(tmp_path):
+    eager = digits.main(["--epochs", "1", "--out", str(tmp_path / "e.safetensors")])
+    comp = digits.main(["--epochs", "1", "--compile", "--out", str(tmp_path / "c.safetensors")])
+    assert abs(comp["loss"] - eager["loss"]) < 1e-5 and comp["test_acc"] == eager["test_acc"]
+
+
 def test_digits_help_lists_options():
     res = subprocess.run([sys.executable, "-m", "ember.examples.digits", "--help"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
-    for opt in ("--epochs", "--batch-size", "--lr", "--seed", "--out", "--plot"):
+    for opt in ("--epochs", "--batch-size", "--lr", "--seed", "--out", "--plot", "--compile"):
         assert opt in res.stdout
 
 

@@ -262,8 +262,8 @@ def test_backward_nodes_round_trip(path):
 def test_unchecked_shapes_turn_off_trusting_passes(path):
     """Shapes after a data-dependent op cannot be checked on zero inputs at load: the
     loaded graph then runs without the passes that size buffers by declared shapes."""
-    from ember.jit.pytree import _Spec
     from ember.jit.ir import Graph
+    from ember.jit.pytree import _Spec
     from ember.jit.serialize import _encode
     g = Graph()
     x = g.placeholder("x", (4,), "float32")
@@ -284,8 +284,8 @@ def test_unchecked_shapes_turn_off_trusting_passes(path):
 
 
 def test_huge_declared_shapes_allocate_nothing(path):
-    from ember.jit.pytree import _Spec
     from ember.jit.ir import Graph
+    from ember.jit.pytree import _Spec
     from ember.jit.serialize import _encode
     g = Graph()
     x = g.placeholder("x", (1 << 20, 1 << 20), "float32")

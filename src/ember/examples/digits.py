@@ -86,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="checkpoint path (default: digits.safetensors in the current directory)")
     p.add_argument("--plot", metavar="PATH", default=None,
                    help="write a PNG of the loss and accuracy curves (needs matplotlib)")
+    p.add_argument("--compile", action="store_true",
+                   help="run each training step as one ember.jit-compiled graph")
     return p
 
 
@@ -126,20 +128,26 @@ def main(argv: list[str] | None = None) -> dict:
     history: dict = {"loss": [], "train_acc": [], "test_acc": []}
     print(f"digits: {len(x_train)} training and {len(x_test)} test images, "
           f"{sum(p.numel() for p in model.parameters())} parameters")
+    def train_step(xb, yb):
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss, logits.detach()
+
+    if args.compile:
+        train_step = ember.jit.compile(train_step)
     start = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         model.train()
         bar = progress(loader, desc=f"epoch {epoch}/{args.epochs}")
         total_loss, correct, seen = 0.0, 0, 0
         for xb, yb in bar:
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            loss, logits = train_step(xb, yb)
             n = len(yb)
             total_loss += loss.item() * n
-            correct += int((logits.detach().argmax(1) == yb).sum().item())
+            correct += int((logits.argmax(1) == yb).sum().item())
             seen += n
             set_postfix(bar, loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
         test_acc = evaluate(model, x_test, y_test)
