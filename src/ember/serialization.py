@@ -412,6 +412,26 @@ def _map(obj: Any, fn) -> Any:
     return obj
 
 
+def read_bytes(f, who: str) -> tuple[str, bytes]:
+    """The name and the bytes of ``f``, a path or a binary file object (``who`` starts the
+    error messages)."""
+    if isinstance(f, (str, os.PathLike)):
+        name = os.fspath(f)
+        try:
+            with open(f, "rb") as fh:
+                return name, fh.read()
+        except IsADirectoryError:
+            raise SerializationError(f"{who}: {name}: is a directory") from None
+    if hasattr(f, "read"):
+        name = str(getattr(f, "name", None) or f"<{type(f).__name__}>")
+        data = f.read()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"{who}: {name}: file object must be opened in binary mode")
+        return name, data
+    raise TypeError(f"{who}: f must be a path or a binary file object, got "
+                    f"{type(f).__name__}")
+
+
 def load(f: str | os.PathLike | IO[bytes], map_location=None, pickle_module=None, *,
          weights_only: bool | None = True, mmap: bool | None = None, **kwargs) -> Any:
     """Load an object saved by :func:`save`, or a safetensors file from any tool (as a
@@ -445,22 +465,7 @@ def load(f: str | os.PathLike | IO[bytes], map_location=None, pickle_module=None
             _check_device(v)
     else:
         _check_device(map_location)
-    if isinstance(f, (str, os.PathLike)):
-        name = os.fspath(f)
-        try:
-            with open(f, "rb") as fh:
-                data = fh.read()
-        except IsADirectoryError:
-            raise SerializationError(f"ember.load: {name}: is a directory") from None
-    elif hasattr(f, "read"):
-        name = getattr(f, "name", None) or f"<{type(f).__name__}>"
-        name = str(name)
-        data = f.read()
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"ember.load: {name}: file object must be opened in binary mode")
-    else:
-        raise TypeError(f"ember.load: f must be a path or a binary file object, got "
-                        f"{type(f).__name__}")
+    name, data = read_bytes(f, "ember.load")
     header, meta, start = _parse_header(data, name)
     structure = None
     if _STRUCT_KEY in meta:

@@ -76,6 +76,7 @@ from ..serialization import (
     _atomic_write,
     _parse_header,
     _read_arrays,
+    read_bytes,
 )
 from ..tensor import Tensor
 from .errors import GraphError, GuardFailed, JitError
@@ -850,21 +851,7 @@ def load(f: str | os.PathLike | IO[bytes], *, tap_fn=None,
         GraphError: the graph in it is malformed (unknown op, node kind or tag, a
             reference to an undefined node, ...).
     """
-    if isinstance(f, (str, os.PathLike)):
-        name = os.fspath(f)
-        try:
-            with open(f, "rb") as fh:
-                data = fh.read()
-        except IsADirectoryError:
-            raise SerializationError(f"ember.jit.load: {name}: is a directory") from None
-    elif hasattr(f, "read"):
-        name = str(getattr(f, "name", None) or f"<{type(f).__name__}>")
-        data = f.read()
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"ember.jit.load: {name}: file object must be opened in binary mode")
-    else:
-        raise TypeError(f"ember.jit.load: f must be a path or a binary file object, got "
-                        f"{type(f).__name__}")
+    name, data = read_bytes(f, "ember.jit.load")
     header, meta, start = _rewrap(_parse_header, data, name)
     raw = meta.get(META_KEY)
     if raw is None:
