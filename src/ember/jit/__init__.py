@@ -29,6 +29,14 @@ def load(path, *, tap_fn=None, strip_taps: bool = False):
 
     ``ember.debug.tap`` calls in the graph call ``tap_fn(value)`` (default: print), or are
     removed with ``strip_taps=True``.
+
+    Example:
+        >>> import ember, tempfile, os
+        >>> f = ember.jit.trace(lambda x: x * 2 + 1, (ember.ones(2),))
+        >>> path = os.path.join(tempfile.mkdtemp(), "f.ember")
+        >>> f.save(path)
+        >>> ember.jit.load(path)(ember.tensor([1.0, 2.0]))
+        tensor([3., 5.])
     """
     from .serialize import load as _load
     return _load(path, tap_fn=tap_fn, strip_taps=strip_taps)

@@ -234,12 +234,29 @@ class CompiledFunction:
 
     def save(self, path, trace_index: int = 0) -> None:
         """Write a trace's graph and weights to one file (read back by ``ember.jit.load``,
-        without the function's source). Training steps (optimizer calls) cannot be saved."""
+        without the function's source). Training steps (optimizer calls) cannot be saved.
+
+        Example:
+            >>> import ember, tempfile, os
+            >>> m = ember.jit.trace(ember.nn.Linear(3, 2), (ember.ones(1, 3),))
+            >>> m.save(os.path.join(tempfile.mkdtemp(), "linear.ember"))
+        """
         from .serialize import save
         save(self, path, trace_index)
 
     def explain(self) -> str:
-        """The traces, their guards, the backend, and every recompile or fallback reason."""
+        """The traces, their guards, the backend, and every recompile or fallback reason.
+
+        Example:
+            >>> import ember
+            >>> f = ember.jit.compile(lambda x: x * 2 if x.sum() > 0 else -x)
+            >>> _ = f(ember.ones(2)); _ = f(-ember.ones(2))
+            >>> print(f.explain())  # doctest: +ELLIPSIS
+            <lambda>: 2 trace(s), max_traces=8
+            trace 1: ... nodes, 0 state tensors, backend=numpy, passes=...
+              guard: __bool__ of gt == True  (<doctest ...>:1)
+            ...
+        """
         lines = [f"{_fn_name(self.fn)}: {len(self.traces)} trace(s), "
                  f"max_traces={self.max_traces}"]
         for i, t in enumerate(self.traces, 1):

@@ -254,7 +254,14 @@ class Graph:
     __repr__ = __str__
 
     def python_code(self) -> str:
-        """The Python source the NumPy backend runs for this graph."""
+        """The Python source the NumPy backend runs for this graph.
+
+        Example:
+            >>> import ember
+            >>> g = ember.jit.trace(lambda x: x.exp(), (ember.ones(2),)).graph
+            >>> print(g.python_code().splitlines()[0])
+            def forward(_jA, _jT):
+        """
         from .codegen import generate
         return generate(self).source
 
@@ -264,6 +271,15 @@ class Graph:
         Checks: unique names, every input defined earlier in the list, known node kinds,
         ``call`` targets present in the op table, state and constant references valid,
         exactly one ``output`` node and it is last.
+
+        Example:
+            >>> from ember.jit.ir import Graph
+            >>> g = Graph()
+            >>> _ = g.output(g.call("no_such_op", (g.placeholder("x", (2,), "float32"),), {}))
+            >>> g.lint()  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            ember.jit.errors.GraphError: node 1 (no_such_op) calls 'no_such_op', which is not in...
         """
         from ..ops.registry import OPS
         from .errors import GraphError

@@ -86,6 +86,14 @@ def run_passes(graph: Graph, names=None, dump=None) -> tuple[Graph, list[str]]:
     for none. ``dump``: falsy (or ``"0"``) for nothing, True/``"1"`` to print the graph after
     each pass, any other string a path prefix: the graph after pass ``i`` goes to
     ``<prefix>.<i>.<name>.txt``.
+
+    Example:
+        >>> import ember
+        >>> from ember.jit.passes import run_passes
+        >>> raw = ember.jit.trace(lambda x: (x * 1).exp(), (ember.ones(2),), passes=[]).graph
+        >>> g, applied = run_passes(raw, ["simplify", "dce"])
+        >>> g.ops(), applied
+        (['exp'], ['simplify', 'dce'])
     """
     if names is None:
         names = DEFAULT_PIPELINE
