@@ -315,3 +315,31 @@ def test_view_used_after_inplace_write_with_grad_runs_eagerly():
     with pytest.warns(UserWarning, match="view"):
         cf(x).backward()
     close(x.grad, [6.0, 6.0, 0.0])
+
+
+def test_packed_sequences_with_new_lengths_retrace():
+    from ember.nn.utils.rnn import pack_padded_sequence
+
+    def run(compiled):
+        ember.manual_seed(0)
+        lstm, head = nn.LSTM(4, 8, batch_first=True), nn.Linear(8, 3)
+        opt = ember.optim.SGD([*lstm.parameters(), *head.parameters()], lr=0.1)
+
+        def step(x, lengths, y):
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            _, (h, _) = lstm(packed)
+            loss = F.cross_entropy(head(h[-1]), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        f = ember.jit.compile(step) if compiled else step
+        rng = np.random.default_rng(0)
+        losses = []
+        for _ in range(4):
+            lengths = ember.tensor(rng.integers(1, 6, 3))
+            losses.append(f(ember.randn(3, 5, 4), lengths, ember.randint(0, 3, (3,))).item())
+        return losses
+
+    np.testing.assert_allclose(run(True), run(False), rtol=1e-5)

@@ -680,6 +680,8 @@ def memory_report(top: int = 10) -> MemoryReport:
 #: optimizer steps (counted per optimizer) at which parameter reference counts are read
 _LEAK_STEPS = (2, 3, 4)
 _leak_warned = False
+#: > 0 while the JIT traces: its traces hold parameters, so their reference counts grow
+_leak_paused = 0
 
 
 def _param_refs(opt) -> int:
@@ -691,7 +693,7 @@ def _param_refs(opt) -> int:
 def _step_check(opt) -> None:
     """Called by ``Optimizer.step`` before each step: over the first steps of each
     optimizer, look for graphs of earlier iterations that are still alive."""
-    if _leak_warned:
+    if _leak_warned or _leak_paused:
         return
     d = opt.__dict__
     st = d.get("_ember_leak_check")

@@ -7,6 +7,7 @@ import os
 import warnings
 from collections.abc import Callable
 
+from .. import debug as _debug
 from .. import dtypes
 from ..autograd.grad_mode import _state
 from ..backend import xp
@@ -142,9 +143,11 @@ class CompiledFunction:
         rng_before = get_rng_state()
         handle = _watch_modules(modules)
         _state.modes.append(tracer)
+        _debug._leak_paused += 1
         try:
             out = self.fn(*args, **kwargs)
         finally:
+            _debug._leak_paused -= 1
             _state.modes.remove(tracer)
             if handle is not None:
                 handle.remove()

@@ -130,6 +130,7 @@ def _lengths_array(lengths):
         if lengths.ndim != 1:
             raise RuntimeError(f"'lengths' argument should be a 1D CPU int64 tensor, but got "
                                f"{lengths.ndim}D cpu Long tensor")
+        lengths._host_read("numpy")  # read on the host, as in torch: the JIT guards it
         return lengths._data.astype(xp.int64)
     return xp.asarray(list(lengths), dtype=xp.int64).reshape(-1)
 
