@@ -343,3 +343,30 @@ def test_packed_sequences_with_new_lengths_retrace():
         return losses
 
     np.testing.assert_allclose(run(True), run(False), rtol=1e-5)
+
+
+def test_carried_state_detached_inside_the_function():
+    """Truncated backprop through time: the state from the last call comes back in with
+    its history and is detached inside."""
+    def run(compiled):
+        ember.manual_seed(0)
+        cell = nn.RNNCell(3, 4)
+        opt = ember.optim.SGD(cell.parameters(), lr=0.1)
+        h = ember.zeros(2, 4)
+
+        def step(x, h):
+            h = cell(x, h.detach())
+            opt.zero_grad()
+            h.pow(2).sum().backward()
+            opt.step()
+            return h
+
+        f = ember.jit.compile(step) if compiled else step
+        outs = []
+        for i in range(4):
+            h = f(ember.full((2, 3), 0.1 * i), h)
+            outs.append(h.detach().numpy().copy())
+        return outs
+
+    for a, b in zip(run(True), run(False)):
+        close(a, b)

@@ -279,6 +279,10 @@ class Tensor:
         if self._vbox is None:
             self._vbox = [0]
         t._vbox = self._vbox
+        if _state.modes:
+            hook = mode_hook("on_alias")
+            if hook is not None:  # the JIT: same value as self, no history
+                hook(self, t)
         return t
 
     def detach_(self) -> Tensor:

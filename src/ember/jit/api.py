@@ -144,9 +144,11 @@ class CompiledFunction:
         handle = _watch_modules(modules)
         _state.modes.append(tracer)
         _debug._leak_paused += 1
+        make = tracer.track()
         try:
             out = self.fn(*args, **kwargs)
         finally:
+            Tensor._make = make
             _debug._leak_paused -= 1
             _state.modes.remove(tracer)
             if handle is not None:

@@ -53,6 +53,9 @@ def emit_backward(tr, nodes, slots, add) -> dict:
         if s is None:
             continue
         if node.kind in ("placeholder", "state"):
+            if node.meta.get("outer_history"):
+                raise TraceUnsupported(f"backward reaches {node.name}, a tensor with autograd "
+                                       "history made outside the function")
             if node.meta.get("rg"):
                 leaf_grads[node] = s[0]
             continue

@@ -141,6 +141,26 @@ class Tracer:
         self.failed: str | None = None
         #: nodes of tensors that were then written in place while requiring grad
         self.rg_written: set = set()
+        #: id -> (weakref, file:line) of each tensor ``Tensor._make`` made while tracing
+        self.made: dict[int, tuple] = {}
+
+    def track(self):
+        """Remember each tensor ``Tensor._make`` creates while tracing; returns the original
+        ``_make`` to put back. Op outputs are bound to nodes as soon as dispatch returns, and
+        constants made from Python data say so (``creation.const_tensor``); a tensor an op
+        later receives that is neither came from raw array code, which a graph cannot
+        follow, so the call runs eagerly."""
+        made = self.made
+        orig = Tensor.__dict__["_make"]
+
+        def _make(arr):
+            t = object.__new__(Tensor)
+            t._data = arr
+            f = sys._getframe(1)
+            made[id(t)] = (weakref.ref(t), f"{f.f_code.co_filename}:{f.f_lineno}")
+            return t
+        Tensor._make = staticmethod(_make)
+        return orig
 
     # ---- the mode protocol ---------------------------------------------------------
     def dispatch(self, op, inputs: tuple, params: dict):
@@ -245,6 +265,15 @@ class Tracer:
                                    f"table (at {user_site()}); the JIT cannot follow it")
                     return
         self._bind(t, self._constant(arr.copy()))
+
+    def on_alias(self, src: Tensor, t: Tensor) -> None:
+        """``t = src.detach()``: the same value as ``src`` (whose history does not matter,
+        so an outside tensor with history, such as a carried RNN state, is fine here)."""
+        if self.failed is None:
+            try:
+                self._alias(t, self._node_of(src, history_ok=True))
+            except TraceUnsupported as e:
+                self.failed = str(e)
 
     def item_value(self, tensor: Tensor, value):
         """``Tensor.item()`` under tracing: floats come back as a lazily guarded value."""
@@ -382,6 +411,7 @@ class Tracer:
 
     def _bind(self, t: Tensor, node: Node) -> None:
         key = id(t)
+        self.made.pop(key, None)
         tmap = self.tmap
         tmap[key] = (weakref.ref(t, lambda _, k=key, n=node: _forget(tmap, k, n)), node)
         node.meta["rg"] = t._rg
@@ -395,6 +425,7 @@ class Tracer:
         """``t`` wraps ``node``'s array (``detach()``, ``Tensor._make(x._data)``): same
         value, but its own requires-grad flag, which the ops it feeds record."""
         key = id(t)
+        self.made.pop(key, None)
         tmap = self.tmap
         tmap[key] = (weakref.ref(t, lambda _, k=key, n=node: _forget(tmap, k, n)), node)
 
@@ -458,7 +489,7 @@ class Tracer:
         return self.graph.add("constant", key, (), None, arr.shape, _dtype_name(arr),
                               name="const")
 
-    def _node_of(self, t: Tensor) -> Node:
+    def _node_of(self, t: Tensor, history_ok: bool = False) -> Node:
         hit = self.tmap.get(id(t))
         if hit is not None:
             return hit[1]
@@ -466,6 +497,12 @@ class Tracer:
         if hit is not None and hit[0]() is t._data:  # a new Tensor around a known array
             self._alias(t, hit[1])
             return hit[1]
+        made = self.made.get(id(t))
+        if made is not None and made[0]() is t:
+            raise TraceUnsupported(
+                f"an op got a tensor computed from raw arrays outside the op table (made at "
+                f"{made[1]}, used at {user_site()}); the JIT cannot follow how it depends on "
+                "the inputs")
         owner = self.grad_owner.get(id(t))
         if owner is not None and owner.grad is t:
             k = self._state_slot(owner)
@@ -473,21 +510,23 @@ class Tracer:
                                   name=f"{self.graph.state[k].name}_grad")
             self._bind(t, node)
             return node
-        k = self._state_slot(t)
+        k = self._state_slot(t, history_ok)
         node = self.graph.add("state", k, (), {"attr": "data"}, *_meta(t),
                               name=self.graph.state[k].name)
         self._bind(t, node)
+        if t.grad_fn is not None:
+            node.meta["outer_history"] = True  # gradients must not stop here
         if t._rg:
             self._note_grad(t)
         return node
 
-    def _state_slot(self, t: Tensor) -> int:
+    def _state_slot(self, t: Tensor, history_ok: bool = False) -> int:
         k = self.state_index.get(id(t))
         if k is not None:
             ref = self.graph.state[k]
             if (ref._weak() if ref._weak is not None else ref.tensor) is t:
                 return k  # else the id belonged to a tensor that has died since
-        if t.grad_fn is not None and _state.grad_enabled:
+        if t.grad_fn is not None and _state.grad_enabled and not history_ok:
             raise TraceUnsupported(
                 f"a tensor with autograd history made outside the function ({t.grad_fn.name()}) "
                 f"is used inside it (at {user_site()}); pass it as an argument or detach it")

@@ -71,3 +71,23 @@ def _require_float(name: str, *arrays) -> None:
     for a in arrays:
         if type(a) is xp.ndarray and a.dtype.kind != "f":
             raise _not_implemented(name, a)
+
+
+def const_tensor(arr):
+    """Wrap an array that ember computed from Python data or shapes only (index arrays, a
+    fixed layout's mask): under the JIT it is a constant of the graph.
+
+    Example:
+        >>> from ember.ops._util import const_tensor
+        >>> import numpy as np
+        >>> const_tensor(np.arange(3))
+        tensor([0, 1, 2])
+    """
+    from ..autograd.grad_mode import _state, mode_hook
+    from ..tensor import Tensor
+    t = Tensor._make(arr)
+    if _state.modes:
+        hook = mode_hook("on_create")
+        if hook is not None:
+            hook(t)
+    return t

@@ -8,7 +8,7 @@ import builtins
 
 from ..backend import xp
 from ..tensor import Tensor
-from ._util import norm_dim, shape_arg
+from ._util import const_tensor, norm_dim, shape_arg
 from .join import cat
 from .registry import Op, apply_inplace, install_methods, register
 from .shape import (
@@ -87,6 +87,8 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
     n = input._data.shape[d] if input.ndim else 1
     if input.ndim == 0:
         input = reshape(input, 1)
+    if isinstance(repeats, Tensor):
+        repeats._host_read("numpy")  # the counts shape the result: the JIT guards them
     r = repeats._data if isinstance(repeats, Tensor) else repeats
     if isinstance(r, xp.ndarray) and r.ndim == 1 and r.shape[0] not in (1, n):
         raise RuntimeError("repeats must have the same size as input along dim, but got "
@@ -96,7 +98,7 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
         raise RuntimeError("repeats can not be negative")
     idx = xp.repeat(xp.arange(n, dtype=xp.int64), r.reshape(-1) if isinstance(r, xp.ndarray)
                     and r.ndim == 0 else r)
-    return index_select(input, d, Tensor._make(idx))
+    return index_select(input, d, const_tensor(idx))
 
 
 # ---------------------------------------------------------------- flips, rolls, triangles
@@ -456,7 +458,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
             raise RuntimeError("padding size should be less than the corresponding input "
                                "dimension")
         if lo or hi:
-            x = index_select(x, d, Tensor._make(_pad_index(n, lo, hi, mode)))
+            x = index_select(x, d, const_tensor(_pad_index(n, lo, hi, mode)))
     return x
 
 

@@ -10,7 +10,7 @@ import builtins
 from ..autograd.grad_mode import _state
 from ..backend import xp
 from ..tensor import Tensor
-from ._util import norm_dim
+from ._util import const_tensor, norm_dim
 from .indexing import Index, IndexBackward, Setitem, _adv, _nonzero_tuple, _parse
 from .registry import Op, apply_inplace, install_methods, register
 from .shape import decode_index, reshape
@@ -288,17 +288,20 @@ def _scatter_reduce_grad(x: Tensor, index: Tensor, src: Tensor, d: int, reduce: 
     """``r`` (the reduction's value) with torch's gradients attached: sum and mean pass
     the gradient (divided by the count for mean), amax/amin split it evenly among ties."""
     part = src[tuple(slice(0, k) for k in index._data.shape)] if src.ndim else src
-    hit = xp.zeros(x._data.shape, bool)
-    hit[_gather_index(index._data, d)] = True
-    keep = Tensor._make(xp.ones(x._data.shape, x._data.dtype) if include_self
-                        else (~hit).astype(x._data.dtype))
+    if include_self:
+        keep = const_tensor(xp.ones(x._data.shape, x._data.dtype))
+    else:  # the positions no index reaches keep their value's gradient
+        ones = const_tensor(xp.ones(index._data.shape, x._data.dtype))
+        hits = ScatterAdd.apply(const_tensor(xp.zeros(x._data.shape, x._data.dtype)), index,
+                                ones, dim=d)
+        keep = (hits == 0).to(x.dtype)
     if reduce in ("sum", "mean"):
         mx, ms = keep, 1.0
     else:
         mx = keep * (x.detach() == r)
         ms = (part.detach() == gather(r, d, index)).to(x.dtype)
     n = ScatterAdd.apply(mx if reduce != "sum" else keep * 0, index,
-                         ms * Tensor._make(xp.ones(index._data.shape, x._data.dtype)), dim=d)
+                         ms * const_tensor(xp.ones(index._data.shape, x._data.dtype)), dim=d)
     n = n.clamp(min=1) if reduce != "sum" else 1.0
     dx = (x - x.detach()) * mx
     ds = (part - part.detach()) * ms
@@ -554,19 +557,16 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     if not isinstance(mask, Tensor) or mask._data.dtype != xp.bool_:
         raise RuntimeError("masked_scatter_ only supports boolean masks")
     from .shape import expand
-    m = mask._data
-    if m.shape != input._data.shape:
-        m = xp.broadcast_to(m, input._data.shape)
-    idx = xp.nonzero(m)
-    k = int(idx[0].size) if idx else int(builtins.bool(m))
+    m = mask if mask._data.shape == input._data.shape else expand(mask, input._data.shape)
+    idx = _nonzero_tuple(m) if m.ndim else ()
+    k = int(idx[0]._data.size) if idx else int(builtins.bool(m))
     if source.numel() < k:
         raise RuntimeError("masked_scatter: expected source to have at least as many elements "
                            "as ones in mask")
-    src = Index.apply(reshape(source, -1), Tensor._make(xp.arange(k)), dims=(0,))
+    src = Index.apply(reshape(source, -1), const_tensor(xp.arange(k)), dims=(0,))
     if input.ndim == 0:
         return expand(input, ()) if not k else reshape(src, ())
-    return Setitem.apply(input, src, *(Tensor._make(a) for a in idx), basic=(),
-                         dims=tuple(range(len(idx))))
+    return Setitem.apply(input, src, *idx, basic=(), dims=tuple(range(len(idx))))
 
 
 def _copy_into(self: Tensor, out: Tensor) -> Tensor:

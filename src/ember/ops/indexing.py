@@ -15,6 +15,7 @@ import builtins
 from ..autograd.grad_mode import _state
 from ..backend import xp
 from ..tensor import Tensor
+from ._util import const_tensor
 from .registry import OPS, Op, apply_inplace, install_methods, register
 from .shape import Slice, decode_index, reshape
 
@@ -111,9 +112,8 @@ def _to_index_tensor(item) -> Tensor:
     if isinstance(item, Tensor):
         t = item
     else:
-        t = Tensor._make(xp.asarray(item))
-        if t._data.size == 0 and t._data.dtype.kind == "f":
-            t = Tensor._make(t._data.astype(xp.int64))
+        a = xp.asarray(item)
+        t = const_tensor(a.astype(xp.int64) if a.size == 0 and a.dtype.kind == "f" else a)
     if t._data.dtype.kind not in "iub":
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     return t
@@ -130,7 +130,7 @@ def _parse(x: Tensor, item):
     items = []
     for it in item:
         if isinstance(it, (builtins.bool, xp.bool_)):
-            items.append(Tensor._make(xp.asarray(builtins.bool(it))))
+            items.append(const_tensor(xp.asarray(builtins.bool(it))))
         elif isinstance(it, (list, xp.ndarray)):
             items.append(_to_index_tensor(it))
         elif isinstance(it, Tensor):

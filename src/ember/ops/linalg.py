@@ -341,8 +341,7 @@ def logdet(input: Tensor) -> Tensor:
     """
     sign, logabs = linalg_slogdet(input)
     with xp.errstate(divide="ignore", invalid="ignore"):
-        shift = xp.asarray(xp.log(sign._data))
-    return logabs + Tensor._make(shift)
+        return logabs + sign.log()
 
 
 def linalg_solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:

@@ -9,7 +9,7 @@ import warnings
 from .. import dtypes
 from ..backend import xp
 from ..tensor import Tensor
-from ._util import norm_dim
+from ._util import const_tensor, norm_dim
 from .compare import where
 from .join import cat
 from .reduction import _dname, vector_norm
@@ -249,7 +249,7 @@ def _add_scaled(op: str, input: Tensor, prod: Tensor, beta, alpha) -> Tensor:
     prod = _scaled(prod, alpha)
     if beta == 0:
         # torch ignores ``input``'s values (nan and inf do not propagate); its gradient is zero
-        return prod + where(Tensor._make(xp.ones((), bool)), 0.0, input)
+        return prod + where(const_tensor(xp.ones((), bool)), 0.0, input)
     return _scaled(input, beta) + prod
 
 
@@ -514,7 +514,7 @@ def trace(input: Tensor) -> Tensor:
     if r == c:
         out = Einsum.apply(input, equation="ii->")
     else:
-        eye = Tensor._make(xp.eye(r, c, dtype=input._data.dtype))
+        eye = const_tensor(xp.eye(r, c, dtype=input._data.dtype))
         out = Einsum.apply(input, eye, equation="ij,ij->")
     if out._data.dtype.kind in "biu" and out._data.dtype != xp.int64:
         out = out.to(dtypes.int64)

@@ -610,8 +610,8 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
                            f"but got {_dname(input)}")
     axes = _axes(dim, input.ndim, "nanmean")
-    count = xp.sum(~xp.isnan(input._data), axis=axes, keepdims=keepdim).astype(input._data.dtype)
-    return nansum(input, axes or (), keepdim) / Tensor._make(count)
+    count = sum(cast(input.isnan().logical_not(), input.dtype), axes, keepdim)
+    return nansum(input, axes or (), keepdim) / count.detach()
 
 
 # ---------------------------------------------------------------- counting and histograms

@@ -12,6 +12,7 @@ import operator
 
 from ...autograd.grad_mode import no_grad
 from ...backend import xp
+from ...ops._util import const_tensor
 from ...ops.conv import Col2im, Convolution, ConvTranspose, Im2col, out_len
 from ...ops.normalization import Normalize
 from ...ops.pool import (
@@ -446,7 +447,7 @@ def _adaptive_matrix(n: int, out: int, dtype) -> Tensor:
     m = xp.zeros((out, n), dtype=dtype)
     for i, (a, b) in enumerate(adaptive_bounds(n, out)):
         m[i, a:b] = 1.0 / (b - a)
-    return Tensor._make(m)
+    return const_tensor(m)
 
 
 def _adaptive_avg(input, output_size, nd, name):
@@ -840,7 +841,7 @@ def _interp_matrix(n: int, out: int, mode: str, align_corners: bool, scale, dtyp
         src = xp.floor((rows.astype(xp.float32) + xp.float32(off)) * xp.float32(sc))
         src = xp.minimum(src.astype(xp.int64), n - 1)
         m[rows, src] = 1.0
-        return Tensor._make(m.astype(dtype))
+        return const_tensor(m.astype(dtype))
     if align_corners:
         src = rows * ((n - 1) / (out - 1)) if out > 1 else rows * 0.0
     else:
@@ -851,7 +852,7 @@ def _interp_matrix(n: int, out: int, mode: str, align_corners: bool, scale, dtyp
     lam = src - i0
     xp.add.at(m, (rows, i0), 1.0 - lam)
     xp.add.at(m, (rows, i1), lam)
-    return Tensor._make(m.astype(dtype))
+    return const_tensor(m.astype(dtype))
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from ...backend import xp
 from ...creation import full
 from ...ops import cat, index_select
+from ...ops._util import const_tensor
 from ...tensor import Tensor
 
 __all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence",
@@ -30,7 +31,7 @@ __all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence",
 
 
 def _long(values) -> Tensor:
-    return Tensor._make(xp.asarray(values, dtype=xp.int64).reshape(-1))
+    return const_tensor(xp.asarray(values, dtype=xp.int64).reshape(-1))
 
 
 class PackedSequence(namedtuple("PackedSequence_",
@@ -119,10 +120,7 @@ def invert_permutation(permutation: Tensor | None) -> Tensor | None:
     """
     if permutation is None:
         return None
-    p = permutation._data
-    out = xp.empty_like(p)
-    out[p] = xp.arange(p.shape[0], dtype=p.dtype)
-    return Tensor._make(out)
+    return permutation.argsort()  # the inverse of a permutation is its argsort
 
 
 def _lengths_array(lengths):
