@@ -239,6 +239,21 @@ class _NanGuardMode:
             modes[-2].on_host_read(tensor, what)
 
 
+def _enter_mode(ctx, what: str) -> None:
+    """Push ``ctx._mode`` with module tracking on (once: a context is not re-entrant)."""
+    if ctx._active:
+        raise RuntimeError(f"this {what} is already active")
+    ctx._active = True
+    _push_module_tracking()
+    _state.modes.append(ctx._mode)
+
+
+def _exit_mode(ctx) -> None:
+    pop_mode(ctx._mode)
+    _pop_module_tracking()
+    ctx._active = False
+
+
 class nan_guard:
     """Context manager and decorator that checks the forward output of every op for NaN
     (and Inf) and stops at the first one.
@@ -274,17 +289,11 @@ class nan_guard:
         self._active = False
 
     def __enter__(self) -> nan_guard:
-        if self._active:
-            raise RuntimeError("this nan_guard is already active")
-        self._active = True
-        _push_module_tracking()
-        _state.modes.append(self._mode)
+        _enter_mode(self, "nan_guard")
         return self
 
     def __exit__(self, *exc) -> None:
-        pop_mode(self._mode)
-        _pop_module_tracking()
-        self._active = False
+        _exit_mode(self)
 
     def __call__(self, fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -478,17 +487,13 @@ class track_memory:
             raise RuntimeError("this track_memory is already active")
         if self.model is not None:
             self._add_root(self.model)
-        self._active = True
-        _push_module_tracking()
-        _state.modes.append(self._mode)
+        _enter_mode(self, "track_memory")
         return self
 
     def __exit__(self, *exc) -> None:
-        pop_mode(self._mode)
-        _pop_module_tracking()
+        _exit_mode(self)
         self._names.clear()
         self._roots.clear()
-        self._active = False
 
     def __call__(self, fn: Callable) -> Callable:
         @functools.wraps(fn)
