@@ -6,9 +6,9 @@ import math
 from numbers import Number
 
 from . import dtypes
-from .autograd.grad_mode import _state, mode_hook, no_grad
+from .autograd.grad_mode import no_grad
 from .backend import xp
-from .ops._util import shape_arg
+from .ops._util import created, shape_arg
 from .ops.arith import cast
 from .ops.registry import OPS, Op, apply_inplace, dispatch, install_methods, register
 from .tensor import Tensor, _check_device
@@ -107,16 +107,7 @@ def _finish(arr, requires_grad: bool, device=None) -> Tensor:
     t = Tensor._make(arr)
     if requires_grad:
         t.requires_grad = True
-    if _state.modes:
-        _created(t)
-    return t
-
-
-def _created(t: Tensor) -> None:
-    """Tell the JIT a tensor was made from Python data (a constant of the traced graph)."""
-    hook = mode_hook("on_create")
-    if hook is not None:
-        hook(t)
+    return created(t)
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
@@ -159,10 +150,7 @@ def from_numpy(ndarray) -> Tensor:
     if not isinstance(ndarray, xp.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     dtypes.from_np(ndarray.dtype)
-    t = Tensor._make(ndarray)
-    if _state.modes:
-        _created(t)
-    return t
+    return created(Tensor._make(ndarray))
 
 
 def _dt(dtype, default=None):

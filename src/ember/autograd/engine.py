@@ -486,6 +486,26 @@ def _call_node_hooks(node, in_grads, grads, create_graph) -> None:
         hook(wrap(in_grads), wrap(grads))
 
 
+def reset_grad(t, set_to_none: bool) -> None:
+    """``zero_grad`` for one tensor: drop ``t.grad``, or zero it in place (cut from any
+    graph; a read-only gradient array, e.g. a broadcast, is replaced by zeros)."""
+    g = t.grad
+    if g is None:
+        return
+    if set_to_none:
+        t.grad = None
+        return
+    if g.grad_fn is not None:
+        g.detach_()
+    else:
+        g._rg = False
+    if g._data.flags.writeable:
+        g._data.fill(0)
+    else:
+        g._data = xp.zeros(g._data.shape, dtype=g._data.dtype)
+    g._bump_version()
+
+
 def _accumulate(leaf, g, create_graph: bool) -> None:
     if create_graph:
         leaf.grad = g if leaf.grad is None else leaf.grad + g

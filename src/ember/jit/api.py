@@ -8,7 +8,6 @@ import warnings
 from collections.abc import Callable
 
 from .. import debug as _debug
-from .. import dtypes
 from ..autograd.grad_mode import _state
 from ..backend import xp
 from ..dtypes import _default
@@ -24,12 +23,11 @@ __all__ = ["trace", "compile", "CompiledFunction", "TracedModule"]
 class _Trace:
     """One traced case: its graph, compiled program and the guards checked before a run."""
 
-    def __init__(self, graph, compiled: CompiledGraph, modules: list, out_spec, reason: str):
+    def __init__(self, graph, compiled: CompiledGraph, modules: list, out_spec):
         self.graph = graph
         self.compiled = compiled
         self.modules = modules      # [(module, training flag)]
         self.out_spec = out_spec
-        self.reason = reason
         self.verified = False
 
     def modules_match(self) -> bool:
@@ -64,36 +62,26 @@ class CompiledFunction:
         functools.update_wrapper(self, fn, updated=())
 
     # ---- calling ---------------------------------------------------------------------
-    def _signature(self, args, kwargs):
+    def __call__(self, *args, **kwargs):
         if not kwargs and all(type(a) is Tensor for a in args):
-            key = tuple([(a._data.shape, a._data.dtype, a._rg) for a in args])
+            # the common case, tensor arguments only: the key is their metadata
             leaves = args
-            spec = None
+            key = (tuple([(a._data.shape, a._data.dtype, a._rg) for a in args]),
+                   _state.grad_enabled, _default.float_dtype)
+            traces = self._cache.get(key)
+            if traces is not None and len(traces) == 1:
+                tr = traces[0]
+                if tr.verified and tr.modules_match():
+                    try:
+                        return tr.compiled.run(args, tr.out_spec)
+                    except GuardFailed as g:
+                        self._guard_failed(tr, g)
+                    return self._trace(args, kwargs, key, args)
         else:
             leaves = []
             spec = _flatten((args, kwargs), leaves)
-            key = (tuple((a._data.shape, a._data.dtype, a._rg) for a in leaves),
-                   _literal_key(spec))
-        return (key, _state.grad_enabled, dtypes.get_default_dtype()), leaves, spec
-
-    def __call__(self, *args, **kwargs):
-        if not kwargs:
-            try:  # the common case: tensor arguments only
-                key = (tuple([(a._data.shape, a._data.dtype, a._rg) for a in args]),
-                       _state.grad_enabled, _default.float_dtype)
-            except AttributeError:
-                key = None
-            if key is not None and all(type(a) is Tensor for a in args):
-                traces = self._cache.get(key)
-                if traces is not None and len(traces) == 1:
-                    tr = traces[0]
-                    if tr.verified and tr.modules_match():
-                        try:
-                            return tr.compiled.run(args, tr.out_spec)
-                        except GuardFailed as g:
-                            self._guard_failed(tr, g)
-                        return self._trace(args, kwargs, key, args)
-        key, leaves, spec = self._signature(args, kwargs)
+            key = ((tuple((a._data.shape, a._data.dtype, a._rg) for a in leaves),
+                    _literal_key(spec)), _state.grad_enabled, _default.float_dtype)
         if key in self._eager:
             return self.fn(*args, **kwargs)
         traces = self._cache.get(key)
@@ -172,8 +160,7 @@ class CompiledFunction:
                 self._n_traces += 1
                 compiled = CompiledGraph(graph, self.passes, tracer, rng_before,
                                          self.strip_taps)
-                t = _Trace(compiled.graph, compiled, list(modules.values()), out_spec,
-                           self.log[-1] if self.log else "first call")
+                t = _Trace(compiled.graph, compiled, list(modules.values()), out_spec)
                 self._cache.setdefault(key, []).append(t)
                 self.log.append(f"trace {self._n_traces}: {len(graph)} nodes")
                 return out

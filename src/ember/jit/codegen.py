@@ -30,7 +30,7 @@ from ..backend import xp
 from ..ops.registry import ARRAY_NS, NULL_CTX, OPS
 from ..tensor import Tensor
 from .errors import GuardFailed
-from .ir import Graph, Node, map_nodes
+from .ir import Graph, Node, map_nodes, storage_root
 
 __all__ = ["generate", "Program"]
 
@@ -44,16 +44,6 @@ class Program:
     globals: dict = field(default_factory=dict)
     #: the backward part of a differentiable graph: ``backward(env, grads)``
     backward: object = None
-
-
-def _root(node: Node) -> Node:
-    while True:
-        if node.kind in ("select", "write"):
-            node = node.args[0]
-        elif node.kind == "call" and getattr(OPS.get(node.target), "view", False):
-            node = node.args[0]
-        else:
-            return node
 
 
 def _guard_check(what: str, expected, site: str, index: int):
@@ -141,7 +131,7 @@ def generate(graph: Graph) -> Program:
                "_jNS": ARRAY_NS}
     ctx = {"placeholders": {n: i for i, n in enumerate(graph.placeholders)},
            "needs_ctx": {n.args[0] for n in graph.nodes if n.kind == "backward"},
-           "written": {_root(n.args[0]) for n in graph.nodes if n.kind == "write"},
+           "written": {storage_root(n.args[0]) for n in graph.nodes if n.kind == "write"},
            "arg": _literal(g)}
     g["_jS"] = [ref.tensor for ref in graph.state]
     nodes = graph.nodes

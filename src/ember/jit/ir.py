@@ -43,7 +43,8 @@ import keyword
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["Graph", "Node", "SIDE_EFFECTS", "map_nodes", "FORMAT_VERSION", "OPSET_VERSION"]
+__all__ = ["Graph", "Node", "SIDE_EFFECTS", "map_nodes", "storage_root", "FORMAT_VERSION",
+           "OPSET_VERSION"]
 
 #: version of the graph file layout (ember/jit/serialize.py)
 FORMAT_VERSION = 1
@@ -138,6 +139,20 @@ def _fmt(x) -> str:
     if hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, (int, float)):
         return f"<array {x.dtype}{list(x.shape)}>"
     return repr(x)
+
+
+def storage_root(node: Node) -> Node:
+    """The node whose memory ``node`` shares: followed back through selects, writes and
+    view ops (what an in-place write through ``node`` really changes)."""
+    from ..ops.registry import OPS
+    while True:
+        if node.kind in ("select", "write"):
+            node = node.args[0]
+        elif node.kind == "call" and getattr(node.meta.get("op") or OPS.get(node.target),
+                                             "view", False):
+            node = node.args[0]
+        else:
+            return node
 
 
 def map_nodes(x, fn):

@@ -10,6 +10,7 @@ from ..backend import xp
 from ..tensor import Tensor
 from .codegen import generate
 from .errors import JitError
+from .ir import storage_root
 from .pytree import _rebuild
 
 __all__ = ["CompiledGraph"]
@@ -54,9 +55,8 @@ class CompiledGraph:
                 self._alias.append(("state", graph.state[n.target].tensor))
             else:
                 self._alias.append(None)
-        from .codegen import _root
         # a returned constant (or a view of one) is copied: callers own their outputs
-        self._copy = {j for j, n in enumerate(self._outs) if _root(n).kind == "constant"}
+        self._copy = {j for j, n in enumerate(self._outs) if storage_root(n).kind == "constant"}
         # one fresh tensor out: the wrapping fast path
         self._simple = (len(self._outs) == 1 and self._alias[0] is None and not self._items
                         and not self._copy)
@@ -168,5 +168,4 @@ def _strip_taps(graph):
 
 def _writes_outside(node) -> bool:
     """A write into memory the caller can see (state or an argument), not a temporary."""
-    from .codegen import _root
-    return _root(node.args[0]).kind in ("state", "placeholder")
+    return storage_root(node.args[0]).kind in ("state", "placeholder")

@@ -29,7 +29,7 @@ from ..backend import xp
 from ..ops.registry import _cast_target, apply_inplace, eager
 from ..tensor import Tensor
 from .errors import TraceUnsupported
-from .ir import Graph, Node
+from .ir import Graph, Node, storage_root
 
 __all__ = ["Tracer", "StateRef", "ItemValue", "user_site"]
 
@@ -192,12 +192,12 @@ class Tracer:
                 s = self.graph.add("select", k, (node,), None, *_meta(t),
                                    name=f"{op.name}_{k}")
                 self._bind(t, s)
-            if op.name in DATA_DEPENDENT_SHAPE:
-                self._guard_shape(node, out, True)
+                if op.name in DATA_DEPENDENT_SHAPE:
+                    self._guard_shape(s, t)
         else:
             self._bind(out, node)
             if op.name in DATA_DEPENDENT_SHAPE:
-                self._guard_shape(node, (out,), False)
+                self._guard_shape(node, out)
 
     def dispatch_inplace(self, op, target: Tensor, others: tuple, params: dict):
         grad_write = _state.grad_enabled and (target._rg or any(
@@ -233,7 +233,7 @@ class Tracer:
             value.meta["needs"] = needs
             value.meta["copy_target"] = True
             self.rg_written.add(tnode)
-        root = _root(tnode)
+        root = storage_root(tnode)
         w = self.graph.add("write", None, (tnode, value), {}, *_meta(target))
         if root.kind == "state":
             w.kwargs["bump"] = root.target
@@ -336,7 +336,7 @@ class Tracer:
                 return _engine.run_backward(roots, root_grads, retain_graph, create_graph,
                                             inputs, accumulate)
         try:
-            resets = self._grad_resets(roots)
+            resets = self._grad_resets()
         except TraceUnsupported as e:
             self.failed = str(e)
             resets = []
@@ -354,9 +354,10 @@ class Tracer:
                 self.failed = str(e)
         return results
 
-    def _grad_resets(self, roots) -> list:
+    def _grad_resets(self) -> list:
+        """Leaves whose .grad Python set to None since the tracer last saw them."""
         resets = []
-        for t in self._reachable_leaves(roots):
+        for t in self._known_leaves():
             expected_none = self.grad_none.get(id(t))
             if t.grad is None and expected_none is False:
                 resets.append(t)  # `p.grad = None` in Python: the graph must do it too
@@ -366,8 +367,9 @@ class Tracer:
         return resets
 
     # ---- helpers -------------------------------------------------------------------
-    def _reachable_leaves(self, roots):
-        """The leaves (state or placeholders that require grad) behind ``roots``."""
+    def _known_leaves(self):
+        """The leaves seen so far (state or placeholders that require grad): the tensors a
+        backward pass may accumulate into."""
         out = []
         for _, node in list(self.tmap.values()):
             if node.kind in ("state", "placeholder") and node.meta.get("rg"):
@@ -545,14 +547,11 @@ class Tracer:
         self.graph.add("guard", None, (node,), {"what": what, "expected": expected,
                                                 "site": site})
 
-    def _guard_shape(self, node: Node, outs, multi: bool) -> None:
-        for k, t in enumerate(outs):
-            src = node if not multi else next(
-                n for n in reversed(self.graph.nodes) if n.kind == "select"
-                and n.args[0] is node and n.target == k)
-            self.graph.add("guard", None, (src,), {"what": "shape",
-                                                   "expected": tuple(t._data.shape),
-                                                   "site": user_site()})
+    def _guard_shape(self, node: Node, t: Tensor) -> None:
+        """A data-dependent output shape: later code may have baked it in."""
+        self.graph.add("guard", None, (node,), {"what": "shape",
+                                                "expected": tuple(t._data.shape),
+                                                "site": user_site()})
 
     def _effect_args(self, x):
         if isinstance(x, Tensor):
@@ -629,19 +628,6 @@ def _forget(tmap: dict, key: int, node: Node) -> None:
 def _meta(t) -> tuple:
     arr = t._data
     return tuple(arr.shape), _dtype_name(arr)
-
-
-def _root(node: Node) -> Node:
-    """The node whose memory ``node`` shares (through view ops, selects and writes)."""
-    while True:
-        if node.kind == "select":
-            node = node.args[0]
-        elif node.kind == "write":
-            node = node.args[0]
-        elif node.kind == "call" and getattr(node.meta.get("op"), "view", False):
-            node = node.args[0]
-        else:
-            return node
 
 
 def _is_iterator(x) -> bool:

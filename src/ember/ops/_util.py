@@ -73,6 +73,17 @@ def _require_float(name: str, *arrays) -> None:
             raise _not_implemented(name, a)
 
 
+def created(t):
+    """Return ``t``, a tensor just made from Python data or shapes, after telling the JIT
+    (a traced graph holds it as a constant)."""
+    from ..autograd.grad_mode import _state, mode_hook
+    if _state.modes:
+        hook = mode_hook("on_create")
+        if hook is not None:
+            hook(t)
+    return t
+
+
 def const_tensor(arr):
     """Wrap an array that ember computed from Python data or shapes only (index arrays, a
     fixed layout's mask): under the JIT it is a constant of the graph.
@@ -83,11 +94,5 @@ def const_tensor(arr):
         >>> const_tensor(np.arange(3))
         tensor([0, 1, 2])
     """
-    from ..autograd.grad_mode import _state, mode_hook
     from ..tensor import Tensor
-    t = Tensor._make(arr)
-    if _state.modes:
-        hook = mode_hook("on_create")
-        if hook is not None:
-            hook(t)
-    return t
+    return created(Tensor._make(arr))

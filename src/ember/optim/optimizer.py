@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import debug as _debug
 from .. import dtypes
+from ..autograd.engine import reset_grad
 from ..autograd.grad_mode import enable_grad, host_effect
 from ..backend import xp
 from ..tensor import RemovableHandle, Tensor
@@ -244,21 +245,7 @@ class Optimizer:
         """Reset the gradients of all optimized tensors (to ``None`` by default)."""
         for group in self.param_groups:
             for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if g.grad_fn is not None:
-                        g.detach_()
-                    else:
-                        g._rg = False
-                    if g._data.flags.writeable:
-                        g._data.fill(0)
-                    else:  # a read-only (e.g. broadcast) gradient array
-                        g._data = xp.zeros(g._data.shape, dtype=g._data.dtype)
-                    g._bump_version()
+                reset_grad(p, set_to_none)
 
     def step(self, closure: Callable | None = None):
         """Perform one update; ``closure`` re-evaluates the model and returns the loss."""

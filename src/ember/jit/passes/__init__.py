@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 
 from ...ops.registry import OPS
-from ..ir import SIDE_EFFECTS, Graph, Node, map_nodes
+from ..ir import SIDE_EFFECTS, Graph, Node, map_nodes, storage_root
 
 __all__ = ["run_passes", "DEFAULT_PIPELINE", "pass_names"]
 
@@ -233,8 +233,7 @@ class Info:
 
     def written_roots(self) -> set[Node]:
         """Nodes whose memory some ``write`` changes (the root behind its target)."""
-        from ..codegen import _root
-        return {_root(n.args[0]) for n in self.graph.nodes if n.kind == "write"}
+        return {storage_root(n.args[0]) for n in self.graph.nodes if n.kind == "write"}
 
 
 def replace_all_uses(graph: Graph, old: Node, new) -> None:
