@@ -165,3 +165,75 @@ def test_tap_survives_save_and_load(tmp_path, capsys):
     m2.save(tmp_path / "again.ember")
     ember.jit.load(tmp_path / "again.ember")(ember.zeros(2))
     assert "show" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- backward as table ops
+
+def _grads_match(step, make_inputs, calls: int = 3) -> ember.jit.CompiledFunction:
+    """Run ``step`` compiled and eagerly on equal leaves; .grad must agree after each call
+    (gradients accumulate across calls)."""
+    a, b = make_inputs(), make_inputs()
+    c = ember.jit.compile(step)
+    for _ in range(calls):
+        c(*a)
+        step(*b)
+        for u, v in zip(a, b):
+            np.testing.assert_allclose(u.grad.numpy(), v.grad.numpy(), rtol=1e-6, atol=1e-7)
+    return c
+
+
+def test_backward_is_recorded_as_table_ops_and_fused():
+    def step(x):
+        ((x * 2 + 1).relu() * x).sum().backward()
+
+    def make():
+        ember.manual_seed(0)
+        return (ember.randn(8, 8, requires_grad=True),)
+    c = _grads_match(step, make)
+    kinds = [n.kind for n in c.traces[0].compiled.source_graph.nodes]
+    assert "backward" not in kinds and kinds.count("grad_acc") == 1
+    assert any(n.kind == "fused" for n in c.graph.nodes)
+
+
+def test_backward_mixes_table_ops_and_opaque_nodes():
+    # gelu keeps a computed array on its ctx: its backward stays one node, run on the
+    # ctx its forward fills at each call; the matmul and tanh around it become table ops
+    def step(x, w):
+        ember.nn.functional.gelu((x @ w).tanh()).sum().backward()
+
+    def make():
+        ember.manual_seed(1)
+        return ember.randn(4, 3, requires_grad=True), ember.randn(3, 5, requires_grad=True)
+    c = _grads_match(step, make)
+    src = c.traces[0].compiled.source_graph
+    assert [n.args[0].target for n in src.nodes if n.kind == "backward"] == ["gelu"]
+
+
+def test_backward_with_promoted_inputs_falls_back_to_backward_nodes():
+    def step(x, y):
+        (x * y).exp().sum().backward()
+
+    def make():
+        ember.manual_seed(2)
+        return (ember.randn(5, requires_grad=True),
+                ember.randn(5, dtype=ember.float64, requires_grad=True))
+    c = _grads_match(step, make)
+    assert any(n.kind == "backward" for n in c.traces[0].compiled.source_graph.nodes)
+
+
+def test_graphs_keep_no_forward_ctx_after_tracing():
+    import gc
+    import weakref
+    x = ember.randn(6, requires_grad=True)
+    seen = []
+
+    def step(x):
+        y = x.exp()
+        seen.append(weakref.ref(y.grad_fn))
+        (y * x).sum().backward()
+    c = ember.jit.compile(step)
+    c(x)
+    gc.collect()
+    assert seen[0]() is None  # the eager ctx (and the arrays it saved) died with the call
+    for g in (c.graph, c.traces[0].compiled.source_graph):
+        assert not any("ctx" in n.meta for n in g.nodes)

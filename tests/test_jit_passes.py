@@ -193,15 +193,16 @@ def test_ctx_nodes_untouched_by_every_pass():
     x = ember.randn(4, requires_grad=True)
 
     def f(x):
-        y = (x * 2).exp()
-        z = (x * 2).exp()
+        # gelu keeps a computed array (its cdf) on the ctx: its backward stays one node
+        y = ember.nn.functional.gelu(x * 2)
+        z = ember.nn.functional.gelu(x * 2)
         ((y + z) * 1).sum().backward()
         return y
 
     raw = ember.jit.trace(f, (x,), passes=[]).graph
     ctx = [n.name for n in raw.nodes if n.kind == "call" and any(
         u.kind == "backward" and u.args[0] is n for u in raw.nodes)]
-    assert len(ctx) >= 5
+    assert len(ctx) == 2
     g, applied = run_passes(raw)
     g.lint()
     assert applied == list(DEFAULT_PIPELINE)

@@ -11,8 +11,10 @@ which is a reverse topological order because graphs are built in execution order
 
 from __future__ import annotations
 
+from ..autograd.engine import _validate
+from ..autograd.grad_mode import _state
 from ..backend import xp
-from ..ops.registry import OPS
+from ..ops.registry import OPS, TENSOR_NS
 from ..tensor import Tensor
 from .errors import TraceUnsupported
 from .ir import Node
@@ -79,15 +81,191 @@ def emit_backward(tr, nodes, slots, add) -> dict:
     return leaf_grads
 
 
-def build_backward(tr, roots, root_grads, inputs, accumulate: bool, results) -> None:
-    """Record the backward pass the eager engine just ran (``results``: its return)."""
-    nodes = list(tr.graph.nodes)
-    seeds = []
+#: ctx attributes the engine sets on every node (not state an op's forward left there)
+_ENGINE_ATTRS = frozenset({"next_edges", "in_meta", "_saved", "_saved_meta", "_epoch",
+                           "_metadata", "_freed", "_tensor_mode"})
+_PLAIN = (int, bool, str, type(None), xp.dtype)
+
+
+def _plain(v, params) -> bool:
+    """A ctx attribute a graph may bake in: fixed by the op's arguments, not by data."""
+    if isinstance(v, float):
+        return any(v == p or v != v and p != p for p in params if isinstance(p, float))
+    if isinstance(v, _PLAIN) or type(v).__name__ == "DType":
+        return not isinstance(v, xp.generic)
+    if type(v) in (tuple, list):
+        return all(_plain(x, params) for x in v)
+    return False
+
+
+def expandable(node: Node, ctx) -> bool:
+    """Whether ``node``'s backward formula can be recorded as table ops, judged right after
+    its forward: the ctx holds only inputs, outputs and values fixed by the op's arguments
+    (an array the forward computed and kept would become a constant of the graph)."""
+    if node.meta.get("saved_map") is None or node.kind != "call":
+        return False
+    params = [*(a for a in node.args if not isinstance(a, Node)), *node.kwargs.values()]
+    return all(_plain(v, params) for k, v in vars(ctx).items() if k not in _ENGINE_ATTRS)
+
+
+class _TensorCtx:
+    """A recorded op's ctx with ``saved_tensors`` as Tensors bound to graph nodes."""
+
+    __slots__ = ("_ctx", "saved_tensors")
+    _tensor_mode = True  # formulas that branch on it take their Tensor path
+
+    def __init__(self, ctx, saved_tensors: tuple) -> None:
+        self._ctx = ctx
+        self.saved_tensors = saved_tensors
+
+    def __getattr__(self, name: str):
+        return getattr(self._ctx, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _TensorCtx.__slots__:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._ctx, name, value)
+
+
+def _wrap(tr, arr, node: Node) -> Tensor:
+    t = Tensor._make(arr)
+    tr._alias(t, node)
+    return t
+
+
+def expand_backward(tr, nodes, roots, root_grads, saved: dict):
+    """Record the backward pass as table ops, running each op's backward formula on
+    Tensors (``F`` = the op table) while the tracer records, so the graph sees primitive,
+    fusible ops instead of opaque ``backward`` nodes. Ops whose ctx holds computed arrays
+    keep a ``backward`` node, run here on the values they saved. Returns
+    {leaf node: gradient Tensor}, or None (with the graph untouched) where some part cannot
+    be recorded this way."""
+    g = tr.graph
+    n0, consts = len(g.nodes), set(g.constants)
+    grad_mode = _state.grad_enabled
+    _state.grad_enabled = False
+    try:
+        leaf_grads = _expand(tr, nodes, roots, root_grads, saved)
+    except TraceUnsupported:
+        leaf_grads = None
+    finally:
+        _state.grad_enabled = grad_mode
+    if leaf_grads is None or tr.failed is not None:
+        del g.nodes[n0:]
+        for k in set(g.constants) - consts:
+            del g.constants[k]
+        tr.failed = None
+        return None
+    return leaf_grads
+
+
+def _expand(tr, nodes, roots, root_grads, saved: dict):
+    from .codegen import _fit
+    g = tr.graph
+    slots: dict = {}
+
+    def add(node: Node, t: Tensor) -> None:
+        k = 0
+        while node.kind == "write":
+            node = node.args[1]
+        if node.kind == "select" and node.args[0].kind == "call":
+            node, k = node.args[0], node.target
+        s = slots.get(node)
+        if s is None:
+            s = slots[node] = [None] * node.meta.get("n_out", 1)
+        s[k] = t if s[k] is None else s[k] + t
+
     for t, gr in zip(roots, root_grads):
-        gn = tr._node_of(gr) if isinstance(gr, Tensor) else tr._constant(xp.array(gr))
-        seeds.append((tr._node_of(t), gn))
-    slots, add = make_grad_slots(tr, seeds)
-    leaf_grads = emit_backward(tr, nodes, slots, add)
+        if not isinstance(gr, Tensor):
+            arr = xp.array(gr)
+            gr = _wrap(tr, arr, tr._constant(arr))
+        add(tr._node_of(t), gr)
+    leaf_grads: dict = {}
+    for node in reversed(nodes):
+        s = slots.pop(node, None)
+        if s is None:
+            continue
+        if node.kind in ("placeholder", "state"):
+            if node.meta.get("outer_history"):
+                raise TraceUnsupported(f"backward reaches {node.name}, a tensor with autograd "
+                                       "history made outside the function")
+            if node.meta.get("rg"):
+                leaf_grads[node] = s[0]
+            continue
+        if node.kind != "call":
+            continue
+        needs = node.meta.get("needs")
+        if not needs or not any(needs):
+            continue
+        ctx = node.meta.get("ctx")
+        if ctx is None or ctx not in saved:
+            return None
+        grads = []
+        for k, gk in enumerate(s):
+            if gk is None:
+                shape, dtype = node.meta["out_meta"][k]
+                z = xp.zeros(shape, dtype)
+                gk = _wrap(tr, z, tr._constant(z))
+            grads.append(gk)
+        values, _ = saved[ctx]
+        if node.meta.get("expand") and not (ctx._hook_dicts or ctx._retained
+                                            or ctx._node_hooks):
+            outs = node.meta.get("selects") or (node,)
+            ts = []
+            for v, (where, i) in zip(values or (), node.meta["saved_map"]):
+                if where == "in":
+                    ts.append(_wrap(tr, v, node.args[i]))
+                elif where == "out":
+                    ts.append(_wrap(tr, v, outs[i]))
+                else:
+                    ts.append(v)
+            r = node.meta["op"].backward(_TensorCtx(ctx, tuple(ts)), TENSOR_NS, *grads)
+            r = r if type(r) is tuple else (r,)
+            for i, (x, need) in enumerate(zip(node.args, needs)):
+                if need and isinstance(x, Node) and i < len(r) and r[i] is not None:
+                    if not isinstance(r[i], Tensor):
+                        return None
+                    add(x, _validate(r[i], ctx.in_meta[i], True, ctx, i))
+            continue
+        bn = g.add("backward", None, (node, *(tr._node_of(t) for t in grads)), {},
+                   name=f"{node.target}_backward")
+        r = _rerun(ctx, saved[ctx], [t._data for t in grads])
+        for i, (x, need) in enumerate(zip(node.args, needs)):
+            if need and isinstance(x, Node):
+                sel = g.add("select", i, (bn,), {"fit": (x.shape, x.dtype)}, x.shape, x.dtype,
+                            name=f"grad_{x.name}")
+                add(x, _wrap(tr, _fit(r[i] if i < len(r) else None, x.shape, x.dtype), sel))
+    return leaf_grads
+
+
+def _rerun(ctx, saved: tuple, grads: list) -> tuple:
+    """Run ``ctx``'s backward on arrays, on the values it saved (the engine may have freed
+    them since)."""
+    now = (ctx._saved, ctx._saved_meta, ctx._freed)
+    ctx._saved, ctx._saved_meta = saved
+    ctx._freed = False
+    try:
+        return ctx._apply(grads, False)
+    finally:
+        ctx._saved, ctx._saved_meta, ctx._freed = now
+
+
+def build_backward(tr, roots, root_grads, inputs, accumulate: bool, results,
+                   saved: dict) -> None:
+    """Record the backward pass the eager engine just ran (``results``: its return;
+    ``saved``: each recorded ctx's saved values as they were before it ran)."""
+    nodes = list(tr.graph.nodes)
+    leaf_grads = expand_backward(tr, nodes, roots, root_grads, saved)
+    if leaf_grads is not None:
+        leaf_grads = {n: tr._node_of(t) for n, t in leaf_grads.items()}
+    else:
+        seeds = []
+        for t, gr in zip(roots, root_grads):
+            gn = tr._node_of(gr) if isinstance(gr, Tensor) else tr._constant(xp.array(gr))
+            seeds.append((tr._node_of(t), gn))
+        slots, add = make_grad_slots(tr, seeds)
+        leaf_grads = emit_backward(tr, nodes, slots, add)
     index = {}
     if inputs is not None:
         index = {id(t): i for i, t in enumerate(inputs)}

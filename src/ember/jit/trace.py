@@ -24,6 +24,7 @@ import weakref
 
 from .. import dtypes
 from ..autograd import engine as _engine
+from ..autograd.engine import OpNode
 from ..autograd.grad_mode import _state
 from ..backend import xp
 from ..ops.registry import _cast_target, apply_inplace, eager
@@ -185,12 +186,16 @@ class Tracer:
         node.meta["op"] = op
         if _state.grad_enabled and op.differentiable:
             node.meta["needs"] = tuple(isinstance(x, Tensor) and x._rg for x in inputs)
+            if any(node.meta["needs"]):
+                _keep_ctx(node, out, inputs)
         if type(out) is tuple:
             node.meta["n_out"] = len(out)
             node.meta["out_meta"] = [(t._data.shape, t._data.dtype) for t in out]
+            sels = node.meta["selects"] = []
             for k, t in enumerate(out):
                 s = self.graph.add("select", k, (node,), None, *_meta(t),
                                    name=f"{op.name}_{k}")
+                sels.append(s)
                 self._bind(t, s)
                 if op.name in DATA_DEPENDENT_SHAPE:
                     self._guard_shape(s, t)
@@ -232,6 +237,8 @@ class Tracer:
             # its forward gets a copy (as eager's in-place path snapshots saved targets)
             value.meta["needs"] = needs
             value.meta["copy_target"] = True
+            if isinstance(target.grad_fn, OpNode):
+                value.meta["ctx"] = target.grad_fn
             self.rg_written.add(tnode)
         root = storage_root(tnode)
         w = self.graph.add("write", None, (tnode, value), {}, *_meta(target))
@@ -342,6 +349,10 @@ class Tracer:
             resets = []
         for t in resets:
             self._grad_reset(t)
+        # the values each recorded op saved, before the engine frees them: building the
+        # backward part reruns formulas on them
+        saved = {c: (c._saved, c._saved_meta) for c in
+                 (n.meta.get("ctx") for n in self.graph.nodes) if c is not None}
         with _Aside(self):
             results = _engine.run_backward(roots, root_grads, retain_graph, False, inputs,
                                            accumulate)
@@ -349,7 +360,7 @@ class Tracer:
         if self.failed is None:
             from .autodiff import build_backward
             try:
-                build_backward(self, roots, root_grads, inputs, accumulate, results)
+                build_backward(self, roots, root_grads, inputs, accumulate, results, saved)
             except TraceUnsupported as e:
                 self.failed = str(e)
         return results
@@ -609,9 +620,45 @@ class Tracer:
         for ref in self.graph.state:
             ref._snapshot = None
         for n in self.graph.nodes:
-            n.meta.pop("tensor", None)
+            for k in _TRACE_ONLY_META:
+                n.meta.pop(k, None)
         self.tmap.clear()
         self.amap.clear()
+
+
+#: node meta that only the trace needs: dropped at its end (the ctx holds saved arrays)
+_TRACE_ONLY_META = ("tensor", "ctx", "saved_map", "selects", "expand")
+
+
+def _keep_ctx(node: Node, out, inputs: tuple) -> None:
+    """Remember the eager ctx of a recorded call, and where each saved value comes from:
+    ``("in", i)`` (input i itself), ``("out", k)`` or ``("const", None)`` (a non-array
+    value); an array saved from elsewhere leaves ``saved_map`` None."""
+    outs = out if type(out) is tuple else (out,)
+    ctx = next((t.grad_fn for t in outs if isinstance(t, Tensor) and t.grad_fn is not None),
+               None)
+    if not isinstance(ctx, OpNode):
+        return
+    node.meta["ctx"] = ctx
+    saved, meta = ctx._saved or (), ctx._saved_meta or ()
+    if len(meta) != len(saved):
+        return
+    where = []
+    for v, (kind, ref, _, _) in zip(saved, meta):
+        if kind == _engine.INPUT:
+            i = next((i for i, x in enumerate(inputs) if x is ref), None)
+            if i is None:  # e.g. a promoted copy of the input
+                return
+            where.append(("in", i))
+        elif kind == _engine.OUTPUT:
+            where.append(("out", ref))
+        elif isinstance(v, (xp.ndarray, xp.generic, Tensor)):
+            return
+        else:
+            where.append(("const", None))
+    node.meta["saved_map"] = tuple(where)
+    from .autodiff import expandable
+    node.meta["expand"] = expandable(node, ctx)
 
 
 def _set_grad_none(refs) -> None:
