@@ -437,8 +437,34 @@ def test_fusion_broadcast_kinds_and_mixed_dtypes():
             [((4, 3), np.float32), ((), np.float32), ((1, 3), np.float32),
              ((4, 1), np.float32), ((4, 3), np.float64)]]
     out = check_pass(fusion, g, *args)
-    assert out.ops() == ["sub", "exp", "cast", "mul"]   # exp alone: no group of one
-    assert [n.kwargs["ops"] for n in out.nodes if n.kind == "fused"] == ["mul,add"]
+    assert out.ops() == ["sub", "exp"]   # exp's float32 group would be exp alone
+    # a cast to the group's dtype joins it: its float32 input is converted on the way in
+    assert [n.kwargs["ops"] for n in out.nodes if n.kind == "fused"] == ["mul,add", "cast,mul"]
+
+
+@pytest.mark.parametrize("backend", ["c", "numpy"])
+def test_fusion_takes_masks_and_their_casts(backend, monkeypatch):
+    """relu's gradient ``g * cast(out > 0)``: the bool mask lives only inside the group."""
+    if backend == "c" and not ckernels.available():
+        pytest.skip("no C compiler")
+    monkeypatch.setattr("ember.jit.passes.fusion.C_MIN", 0 if backend == "c" else 1 << 30)
+    g = Graph()
+    x = g.placeholder("x", (5, 4), F32)
+    gr = g.placeholder("g", (5, 4), F32)
+    r = g.call("relu", (x,), {}, (5, 4), F32)
+    m = g.call("gt", (r, 0), {}, (5, 4), "bool")
+    c = g.call("cast", (m,), {"dtype": ember.float32}, (5, 4), F32)
+    o = g.call("mul", (gr, c), {}, (5, 4), F32)
+    g.output((o, m))
+    xs = np.array([[-1.0, 0.0, 2.0, np.nan]] * 5, np.float32)
+    out = check_pass(fusion, g, xs, np.ones((5, 4), np.float32))
+    # the mask is also returned: it stays a call, and the group ends at the cast's users
+    assert "gt" in out.ops()
+    g.output_node.args = ((o,),)
+    out = check_pass(fusion, g, xs, np.ones((5, 4), np.float32))
+    assert out.ops() == [] and [n.kwargs["ops"] for n in out.nodes if n.kind == "fused"] == [
+        "relu,gt,cast,mul"]
+    assert [n.kwargs["backend"] for n in out.nodes if n.kind == "fused"] == [backend]
 
 
 def _gelu_fn(x, w, b):

@@ -89,6 +89,8 @@ def _op_expr(op: str, a: list[str], params: dict, ct: str, sfx: str, consts: lis
         return f"(({ct})1 / {x})"
     if op == "rsqrt":
         return f"(({ct})1 / sqrt{sfx}({x}))"
+    if op == "cast":  # to the kernel's type: of a mask (0/1) or of a value already in it
+        return f"(({ct}){x})"
     if op == "relu":
         return f"({x} > 0 || {x} != {x} ? {x} : ({ct})0)"
     if op in ("sigmoid", "silu"):

@@ -55,6 +55,8 @@ SMALL = 1 << 15
 C_MIN = 1 << 12
 
 _FLOATS = ("float16", "float32", "float64")
+#: comparisons: their bool results may live inside a group (never leave it)
+_COMPARE = frozenset({"gt", "lt", "ge", "le", "eq", "ne"})
 
 #: chunk implementations with ``out=``; others run their forward on the chunk
 _UFUNC = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
@@ -80,22 +82,34 @@ def _input_kind(shape: tuple, out_shape: tuple) -> str | None:
 
 
 def _fusible(n: Node, info: Info) -> bool:
-    if n.kind != "call" or n.target not in ELEMENTWISE or n in info.ctx or is_random(n):
+    """An elementwise call on floats of one dtype; also a comparison of such floats (a
+    mask, kept inside a group) and a cast to float (of a mask, say: relu's gradient)."""
+    if n.kind != "call" or n in info.ctx or is_random(n) or "n_out" in n.meta:
         return False
-    if n.dtype not in _FLOATS or n.shape is None or "n_out" in n.meta:
+    if n.target in ELEMENTWISE or n.target == "cast":
+        if n.dtype not in _FLOATS:
+            return False
+    elif n.target not in _COMPARE or n.dtype != "bool":
         return False
-    if any(isinstance(v, Node) for v in n.kwargs.values()):
+    if n.shape is None or any(isinstance(v, Node) for v in n.kwargs.values()):
         return False
-    if not any(isinstance(a, Node) for a in n.args):
+    nodes = [a for a in n.args if isinstance(a, Node)]
+    if not nodes:
         return False
+    dt = n.dtype if n.target != "cast" else None
+    if n.target in _COMPARE:
+        dt = nodes[0].dtype
     for a in n.args:
         if isinstance(a, Node):
-            if a.dtype != n.dtype or a.shape is None or _input_kind(a.shape, n.shape) is None:
+            if dt is not None and a.dtype != dt or dt is None and a.dtype not in (
+                    *_FLOATS, "bool") or a.shape is None or \
+                    _input_kind(a.shape, n.shape) is None:
                 return False
         elif type(a) not in (int, float):
             return False
-    for v in n.kwargs.values():
-        if not isinstance(v, (int, float, str, bool, type(None))):
+    for k, v in n.kwargs.items():
+        if not isinstance(v, (int, float, str, bool, type(None))) and not (
+                n.target == "cast" and k == "dtype"):
             return False
     return True
 
@@ -116,7 +130,7 @@ def fusion(graph: Graph, _copy: bool = True) -> Graph:
     taken: set = set()
     dead: list = []
     for root in reversed(list(g.nodes)):
-        if root not in fusible or root in taken:
+        if root not in fusible or root in taken or root.dtype not in _FLOATS:
             continue
         ri = info.index[root]
         group = {root}
@@ -127,7 +141,8 @@ def fusion(graph: Graph, _copy: bool = True) -> Graph:
                 for p in m.inputs:
                     if p in group or p in taken or p not in fusible:
                         continue
-                    if p.shape != root.shape or p.dtype != root.dtype:
+                    if p.shape != root.shape or p.dtype != root.dtype and not (
+                            p.target in _COMPARE and p.args[0].dtype == root.dtype):
                         continue
                     if last_effect[ri] > info.index[p]:
                         continue
