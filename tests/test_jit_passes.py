@@ -9,7 +9,7 @@ import pytest
 
 import ember
 import ember.nn.functional as F
-from ember.backend import ckernels
+from ember.backend import cext, ckernels
 from ember.jit.codegen import generate
 from ember.jit.ir import Graph
 from ember.jit.passes import DEFAULT_PIPELINE, pass_names, run_passes
@@ -17,8 +17,10 @@ from ember.jit.passes.constfold import constfold
 from ember.jit.passes.cse import cse, value_key
 from ember.jit.passes.dce import dce
 from ember.jit.passes.fusion import FusedExecutor, fusion
+from ember.jit.passes.linear_act import LinearActExecutor, linear_act
 from ember.jit.passes.memory import memory
 from ember.jit.passes.simplify import simplify
+from ember.ops.registry import NULL_CTX, OPS
 
 F32 = "float32"
 
@@ -622,6 +624,138 @@ def test_memory_never_reuses_values_that_escape():
     out = memory(fusion(g))
     out.lint()
     assert [n.kwargs.get("out") for n in out.nodes if n.kind == "fused"] == [None, 0]
+
+
+# ------------------------------------------------------------------------- linear_act
+
+
+@pytest.fixture
+def linear_c(monkeypatch):
+    monkeypatch.delenv("EMBER_JIT_BACKEND", raising=False)
+    if cext.linear_kernel() is None:
+        pytest.skip("no C compiler builds extension modules here")
+
+
+def _lin_relu_graph(m=1, k=24, n=16, dtype=F32, bias=True, also_return_linear=False):
+    g = Graph()
+    x = g.placeholder("x", (m, k), dtype)
+    w = g.placeholder("w", (n, k), dtype)
+    args = (x, w, g.placeholder("b", (n,), dtype)) if bias else (x, w)
+    lin = g.call("linear", args, {}, (m, n), dtype)
+    y = g.call("relu", (lin,), {}, (m, n), dtype)
+    g.output((y, lin) if also_return_linear else (y,))
+    return g
+
+
+def _lin_arrays(m=1, k=24, n=16, dtype=np.float32, bias=True, seed=0):
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((m, k)), rng.standard_normal((n, k)), rng.standard_normal(n)]
+    return [a.astype(dtype) for a in arrays[:3 if bias else 2]]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [1, 3, 8])
+def test_linear_act_one_kernel_call(linear_c, bias, dtype, m):
+    g = _lin_relu_graph(m, dtype=np.dtype(dtype).name, bias=bias)
+    out = check_pass(linear_act, g, *_lin_arrays(m, dtype=dtype, bias=bias), exact=False)
+    (node,) = [n for n in out.nodes if n.kind not in ("placeholder", "output")]
+    assert node.kind == "fused" and node.name == "relu" and isinstance(
+        node.target, LinearActExecutor)
+    assert (node.shape, node.dtype) == ((m, 16), np.dtype(dtype).name)
+    assert [a.name for a in node.args] == ["x", "w", "b"][:3 if bias else 2]
+    assert node.meta["fused"] == ["linear", "relu"]
+    assert "fused(x, w" in str(out) and "ops='linear,relu', backend='c'" in str(out)
+    assert repr(node.target) == "linear_act[linear,relu]"
+
+
+def test_linear_act_left_alone(linear_c, monkeypatch):
+    keep = [_lin_relu_graph(also_return_linear=True),       # the linear is read twice
+            _lin_relu_graph(m=cext.LINEAR_MAX_ROWS + 1),    # too many rows for the kernel
+            _lin_relu_graph(m=2, k=4096, n=32),              # too much work
+            _lin_relu_graph(dtype="float16")]
+    g = _lin_relu_graph()
+    g.add("guard", None, (g.nodes[0],), {"what": "shape", "expected": (1, 24), "site": "t"},
+          index=4)
+    keep.append(g)                                       # a side effect between them
+    for g in keep:
+        g.lint()
+        assert linear_act(g).ops() == g.ops()
+    monkeypatch.setenv("EMBER_JIT_BACKEND", "numpy")
+    assert linear_act(_lin_relu_graph()).ops() == ["linear", "relu"]
+
+
+def test_linear_act_executor_falls_back_to_the_ops(linear_c):
+    x, w, b = _lin_arrays(2)
+    ex = LinearActExecutor(cext.linear_kernel())
+
+    def ops(x, w, b=None):
+        return OPS["relu"].forward(NULL_CTX, OPS["linear"].forward(NULL_CTX, x, w, b))
+
+    wide = np.repeat(x, 2, axis=1)
+    for args in ((wide[:, ::2], w, b), (x, np.asfortranarray(w), b),
+                 (x, w, np.float32(0.5)), tuple(a.astype(np.float16) for a in (x, w, b))):
+        np.testing.assert_array_equal(ex(*args), ops(*args))      # exactly the ops
+    np.testing.assert_allclose(ex(x, w, b), ops(x, w, b), rtol=1e-5, atol=1e-6)
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):   # the ops' errors
+        ex(x, w[:, :5], b)
+
+
+def _w5_mlp():
+    ember.manual_seed(0)
+    return ember.nn.Sequential(ember.nn.Linear(64, 256), ember.nn.ReLU(),
+                               ember.nn.Linear(256, 256), ember.nn.ReLU(),
+                               ember.nn.Linear(256, 10)).eval()
+
+
+def test_linear_act_traced_mlp_inference(linear_c):
+    model, x = _w5_mlp(), ember.randn(1, 64)
+    with ember.no_grad():
+        traced = ember.jit.trace(model, (x,))
+        want = model(x)._data
+        fused = [n for n in traced.graph.nodes if n.kind == "fused"]
+        assert [n.kwargs["ops"] for n in fused] == ["linear,relu"] * 2
+        assert traced.graph.ops() == ["linear"]
+        traced.graph.lint()
+        assert "2 fused: 2 C" in traced.explain()
+        for _ in range(2):
+            np.testing.assert_allclose(traced(x)._data, want, rtol=1e-5, atol=1e-6)
+        x2 = ember.randn(1, 64)
+        np.testing.assert_allclose(traced(x2)._data, model(x2)._data, rtol=1e-5, atol=1e-6)
+
+
+def test_linear_act_then_fusion(linear_c):
+    def f(x, w, b):
+        return (F.linear(x, w, b).relu() * 2.0 + 1.0).tanh()
+
+    args = [ember.tensor(a) for a in _lin_arrays(4)]
+    c = ember.jit.compile(f)
+    c(*args)
+    got = c(*args)
+    g = c.traces[0].compiled.graph
+    g.lint()
+    assert [n.kwargs["ops"] for n in g.nodes if n.kind == "fused"] == ["linear,relu",
+                                                                       "mul,add,tanh"]
+    np.testing.assert_allclose(got._data, f(*args)._data, rtol=1e-5, atol=1e-6)
+
+
+def test_linear_act_not_applied_where_backward_needs_the_ctx(linear_c):
+    model, x = _w5_mlp(), ember.randn(1, 64)
+    raw = ember.jit.trace(model, (x,), passes=[]).graph
+    assert any(n.kind == "backward" for n in raw.nodes)
+    g, applied = run_passes(raw)
+    assert "linear_act" in applied
+    assert not any(n.kind == "fused" and "linear" in n.kwargs.get("ops", "") for n in g.nodes)
+    assert g.ops().count("linear") == 3 and g.ops().count("relu") == 2
+    c = ember.jit.compile(model)
+    c(x)
+    model.zero_grad()
+    c(x).sum().backward()
+    grads = [p.grad._data.copy() for p in model.parameters()]
+    model.zero_grad()
+    model(x).sum().backward()
+    for got, p in zip(grads, model.parameters()):
+        np.testing.assert_allclose(got, p.grad._data, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------ pipeline & options

@@ -11,6 +11,8 @@ new graph:
   once, at compile time.
 * ``simplify`` (:func:`~ember.jit.passes.simplify.simplify`): algebraic identities
   (``x * 1``, ``neg(neg(x))``, permutes that cancel, reshape chains).
+* ``linear_act`` (:func:`~ember.jit.passes.linear_act.linear_act`): ``relu(linear(x, w, b))``
+  on a few rows becomes one ``fused`` node calling one C kernel.
 * ``fusion`` (:func:`~ember.jit.passes.fusion.fusion`): elementwise chains become one
   ``fused`` node running a C loop or cache-sized NumPy chunks.
 * ``memory`` (:func:`~ember.jit.passes.memory.memory`): fused nodes reuse output buffers
@@ -40,7 +42,8 @@ from ..ir import SIDE_EFFECTS, Graph, Node, map_nodes, storage_root
 __all__ = ["run_passes", "DEFAULT_PIPELINE", "pass_names"]
 
 #: the default pipeline, in order
-DEFAULT_PIPELINE = ("dce", "cse", "constfold", "simplify", "dce", "fusion", "memory")
+DEFAULT_PIPELINE = ("dce", "cse", "constfold", "simplify", "dce", "linear_act", "fusion",
+                    "memory")
 
 #: op names whose results are random: never merged, folded or dropped
 RANDOM_OPS = frozenset({"uniform", "normal", "randint", "bernoulli", "randperm", "multinomial",
@@ -73,10 +76,11 @@ def _registry() -> dict:
     from .cse import cse
     from .dce import dce
     from .fusion import fusion
+    from .linear_act import linear_act
     from .memory import memory
     from .simplify import simplify
     return {"dce": dce, "cse": cse, "constfold": constfold, "simplify": simplify,
-            "fusion": fusion, "memory": memory}
+            "linear_act": linear_act, "fusion": fusion, "memory": memory}
 
 
 def run_passes(graph: Graph, names=None, dump=None) -> tuple[Graph, list[str]]:

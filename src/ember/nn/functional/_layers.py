@@ -20,6 +20,9 @@ __all__ = ["linear", "bilinear", "identity", "dropout", "dropout1d", "dropout2d"
            "alpha_dropout", "feature_alpha_dropout", "embedding", "embedding_bag", "one_hot",
            "normalize", "cosine_similarity", "pairwise_distance"]
 
+#: ember.backend.cext once imported (on first use: it loads the compiler machinery)
+_cext = None
+
 _TYPE_WORD = {"f": "Float", "i": "Long", "u": "Byte", "b": "Bool"}
 
 
@@ -31,9 +34,28 @@ def _dtype_word(dt) -> str:
 # ---------------------------------------------------------------- linear
 
 
+def _small_linear(x, w, b):
+    """``x @ w.T + b`` by the C kernel of ``ember.backend.cext`` for 2-D ``x`` of a few rows,
+    or None where it does not apply (no C compiler, other dtypes or layouts): at batch 1
+    BLAS's call and blocking cost more than the math."""
+    global _cext
+    if _cext is None:
+        from ...backend import cext as _cext
+    if x.dtype.char not in "fd" or not _cext.linear_fits(x.shape[0], w.shape[0], w.shape[1]):
+        return None
+    k = _cext.linear_kernel()
+    if k is None:
+        return None
+    try:
+        return k(x, w, b, xp.empty((x.shape[0], w.shape[0]), x.dtype), False)
+    except (TypeError, ValueError):
+        return None  # a layout the kernel refuses (strided, misaligned, a broadcast bias)
+
+
 @register
 class Linear(Op):
-    """``x @ w.T + b`` as one GEMM on the flattened batch plus an in-place bias add."""
+    """``x @ w.T + b`` as one GEMM on the flattened batch plus an in-place bias add; a C
+    kernel for 2-D inputs of a few rows (``ember.backend.cext.linear_kernel``)."""
 
     name = "linear"
 
@@ -49,6 +71,10 @@ class Linear(Op):
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and "
                                f"{'x'.join(str(s) for s in w.shape[::-1])})")
         ctx.save_for_backward(x, w)
+        if x.ndim == 2:
+            out = _small_linear(x, w, b)
+            if out is not None:
+                return out
         if x.ndim > 2:
             out = xp.matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(x.shape[:-1] + (w.shape[0],))
         else:
