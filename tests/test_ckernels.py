@@ -477,3 +477,61 @@ def test_eager_group_norm(need_c):
     ey = F.group_norm(ember.tensor(x), 2)
     ty = torch.nn.functional.group_norm(torch.from_numpy(x), 2)
     np.testing.assert_allclose(ey.numpy(), ty.numpy(), rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- extension-module calls
+
+def _bound_mul_add(n=10):
+    from ember.backend import ckernels_call
+    if ckernels_call.caller() is None:
+        pytest.skip("no C extension modules here (Python headers missing?)")
+    k = ck.compile_elementwise([("mul", [("in", 0), ("in", 1)], {}),
+                                ("add", [("v", 0), ("in", 2)], {})], 3, np.float32)
+    return k.bind(("full", "row", "scalar"), (2, n // 2), n // 2)
+
+
+def test_bound_kernel_runs_like_numpy(need_c):
+    f = _bound_mul_add()
+    x = rng.standard_normal((2, 5)).astype(np.float32)
+    w = rng.standard_normal(5).astype(np.float32)
+    b = np.float32(0.5).reshape(())
+    out = np.empty((2, 5), np.float32)
+    assert f(out, x, w, np.asarray(b)) is None
+    np.testing.assert_array_equal(out, x * w + b)
+
+
+@pytest.mark.parametrize("bad", ["dtype", "size", "strided", "readonly_out", "list", "count"])
+def test_bound_kernel_rejects_arrays_unlike_its_spec(need_c, bad):
+    f = _bound_mul_add()
+    args = [np.empty((2, 5), np.float32), np.ones((2, 5), np.float32),
+            np.ones(5, np.float32), np.ones((), np.float32)]
+    if bad == "dtype":
+        args[1] = args[1].astype(np.float64)
+    elif bad == "size":
+        args[2] = np.ones(4, np.float32)
+    elif bad == "strided":
+        args[1] = np.ones((2, 10), np.float32)[:, ::2]
+    elif bad == "readonly_out":
+        args[0].flags.writeable = False
+    elif bad == "list":
+        args[3] = [1.0]
+    else:
+        args = args[:3]
+    with pytest.raises((TypeError, ValueError)):
+        f(*args)
+
+
+def test_fused_executor_falls_back_when_inputs_need_preparing(need_c, monkeypatch):
+    from ember.jit.passes import fusion
+    monkeypatch.setattr(fusion, "C_MIN", 0)
+    monkeypatch.setattr(fusion, "C_MIN_FAST", 0)
+    ex = fusion.FusedExecutor([("mul", (("in", 0), ("in", 1)), {}),
+                               ("tanh", (("v", 0),), {})], ("full", "scalar"), (3, 4),
+                              np.float32)
+    assert ex.mode == "c"
+    x = rng.standard_normal((3, 8)).astype(np.float32)
+    want = np.tanh(x[:, ::2] * np.float32(2.0))
+    # a strided input and a Python number: the checked fast call refuses, NumPy prepares
+    np.testing.assert_allclose(ex(x[:, ::2], 2.0), want, rtol=1e-6)
+    np.testing.assert_allclose(ex(np.ascontiguousarray(x[:, ::2]), np.float32(2.0)), want,
+                               rtol=1e-6)

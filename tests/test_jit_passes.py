@@ -449,7 +449,8 @@ def test_fusion_takes_masks_and_their_casts(backend, monkeypatch):
     """relu's gradient ``g * cast(out > 0)``: the bool mask lives only inside the group."""
     if backend == "c" and not ckernels.available():
         pytest.skip("no C compiler")
-    monkeypatch.setattr("ember.jit.passes.fusion.C_MIN", 0 if backend == "c" else 1 << 30)
+    for name in ("C_MIN", "C_MIN_FAST"):
+        monkeypatch.setattr(f"ember.jit.passes.fusion.{name}", 0 if backend == "c" else 1 << 30)
     g = Graph()
     x = g.placeholder("x", (5, 4), F32)
     gr = g.placeholder("g", (5, 4), F32)

@@ -199,11 +199,14 @@ class ElementwiseKernel:
         ct, _ = _CT[self.dtype]
         rowwise = "row" in kinds
         hoist, body = self._body("rows" if rowwise else "full_flat", kinds)
-        params = ["long rows", "long m", "int nt"]
-        params += [f"{ct} *restrict out{o}" for o in range(len(self.outputs))]
-        params += [f"const {'unsigned char' if k in self.bool_inputs else ct} *restrict in{k}"
-                   for k in range(self.n_inputs)]
-        lines = [f"void kernel({', '.join(params)}) {{", *hoist]
+        n_out = len(self.outputs)
+        # one table of pointers, outputs first: one signature for the ctypes and the
+        # extension-module callers (ember.backend.ckernels_call)
+        ptrs = [f"  {ct} *restrict out{o} = ({ct} *)p[{o}];" for o in range(n_out)]
+        for k in range(self.n_inputs):
+            t = "unsigned char" if k in self.bool_inputs else ct
+            ptrs.append(f"  const {t} *restrict in{k} = (const {t} *)p[{n_out + k}];")
+        lines = ["void kernel(long rows, long m, int nt, void *const *p) {", *ptrs, *hoist]
         inner = ["  " + b for b in body]
         if rowwise:
             lines += ["  #pragma omp parallel for EM_PAR(rows * m)",
@@ -228,8 +231,7 @@ class ElementwiseKernel:
                 return False
             fn = lib.kernel
             fn.restype = None
-            fn.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_int] + \
-                [_vp] * (len(self.outputs) + self.n_inputs)
+            fn.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_int, _vp]
             self._fns[kinds] = fn
         return fn
 
@@ -281,8 +283,29 @@ class ElementwiseKernel:
             return outs
         rows, mm = (n // m, m) if m else (1, n)
         nt = fused_threads(n)
-        fn(rows, mm, nt, *[o.ctypes.data for o in outs], *[a.ctypes.data for a in inputs])
+        ptrs = [o.ctypes.data for o in outs] + [a.ctypes.data for a in inputs]
+        table = (_vp * len(ptrs))(*ptrs)  # alive until the call returns
+        fn(rows, mm, nt, ctypes.addressof(table))
         return outs
+
+    def bind(self, kinds, shape, m: int = 0):
+        """A fast ``f(out, *inputs)`` for one output of ``shape`` and inputs of ``kinds``
+        (``m``: the row length for ``"row"`` inputs), called through the extension module
+        of ``ckernels_call``: arrays unlike that raise TypeError. None where it cannot be
+        built (no extension, several outputs, or this loop does not build)."""
+        from . import ckernels_call
+        n = int(np.prod(shape, dtype=np.int64))
+        if len(self.outputs) != 1 or n == 0:
+            return None
+        fn = self._fn(tuple(kinds))
+        if fn is False:
+            return None
+        rows, mm = (n // m, m) if m else (1, n)
+        sizes = {"full": n, "scalar": 1, "row": m}
+        spec = [(self.dtype, n, True)] + [
+            (np.bool_ if k in self.bool_inputs else self.dtype, sizes[kind], False)
+            for k, kind in enumerate(kinds)]
+        return ckernels_call.bind(fn, rows, mm, fused_threads(n), spec)
 
     def __call__(self, *arrays):
         if len(arrays) == self.n_inputs + 1 and len(self.outputs) == 1:
@@ -345,9 +368,10 @@ def compile_elementwise(program, n_inputs: int, dtype, outputs=None) -> Elementw
     for clamp, ``{"value": 0.0}`` for masked_fill). The last instruction is the output unless
     ``outputs=[j, ...]`` names several. Supported ops: add sub mul div neg exp log tanh erf
     erfc expm1 log1p sin cos sqrt rsqrt reciprocal square abs relu sigmoid silu gelu
-    leaky_relu clamp maximum minimum pow where masked_fill and the comparisons gt lt ge le eq
-    ne (as conditions). Returns None when C is unavailable, an op is unsupported, or the
-    loop does not compile (the caller then runs NumPy).
+    leaky_relu clamp maximum minimum pow where masked_fill, the comparisons gt lt ge le eq ne
+    (as conditions) and cast (to the kernel's dtype, e.g. of a comparison). Returns None
+    when C is unavailable, an op is unsupported, or the loop does not compile (the caller
+    then runs NumPy).
 
     Example:
         >>> import numpy as np

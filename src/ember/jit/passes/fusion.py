@@ -10,8 +10,9 @@ The fused node's ``target`` is a :class:`FusedExecutor` (``fused[mul,add,gelu]``
 the group's inputs; its ``mode`` (shown with ``backend`` in the node's kwargs) is
 
 * ``"c"`` (backend ``"c"``): one C loop from ``ember.backend.ckernels.compile_elementwise``,
-  for groups of at least ``C_MIN`` elements when a compiler works, ``EMBER_JIT_BACKEND``
-  is not ``numpy`` and every op has a C form;
+  for groups of at least ``C_MIN`` elements (``C_MIN_FAST`` where the loop is called
+  through ``ember.backend.ckernels_call``'s extension module rather than ctypes) when a
+  compiler works, ``EMBER_JIT_BACKEND`` is not ``numpy`` and every op has a C form;
 * ``"chunks"`` (backend ``"numpy"``): the ops on cache-sized chunks (``CHUNK`` elements)
   with ``out=`` into preallocated scratch buffers, so intermediates never leave the cache
   (groups of at least ``SMALL`` elements);
@@ -45,14 +46,17 @@ from ...ops.registry import NULL_CTX, OPS
 from ..ir import SIDE_EFFECTS, Graph, Node
 from . import ELEMENTWISE, Info, erase_nodes, is_random
 
-__all__ = ["fusion", "FusedExecutor", "CHUNK", "SMALL", "C_MIN"]
+__all__ = ["fusion", "FusedExecutor", "CHUNK", "SMALL", "C_MIN", "C_MIN_FAST"]
 
 #: elements per chunk of the NumPy executor (a few scratch buffers stay in L2)
 CHUNK = 1 << 15
 #: groups with fewer elements run op by op (chunking and C calls cost more than they save)
 SMALL = 1 << 15
-#: groups with fewer elements never use C (a ctypes call costs a few microseconds)
+#: groups with fewer elements use C only through the extension-module call (a ctypes call
+#: costs a few microseconds)
 C_MIN = 1 << 12
+#: groups with fewer elements never use C: op by op is about as fast, and costs no build
+C_MIN_FAST = 1 << 9
 
 _FLOATS = ("float16", "float32", "float64")
 #: comparisons: their bool results may live inside a group (never leave it)
@@ -211,8 +215,10 @@ class FusedExecutor:
         self.inplace = None        # index of the input written into, or None
         self.kernel = None
         self._fns = [(OPS[op].forward, params) for op, _, params in self.program]
+        self._fast = None
         if mode is None:
-            mode = "c" if self.size >= C_MIN and self._build_c() else \
+            mode = "c" if self.size >= C_MIN_FAST and self._build_c() and (
+                self.size >= C_MIN or self._fast is not None) else \
                 "chunks" if self.size >= SMALL else "ops"
         elif mode == "c" and not self._build_c():
             mode = "chunks"
@@ -233,7 +239,11 @@ class FusedExecutor:
         prog = [(op, [a if a[0] != "const" else ("const", float(a[1])) for a in args], params)
                 for op, args, params in self.program]
         self.kernel = ckernels.compile_elementwise(prog, len(self.kinds), self.dtype)
-        return self.kernel is not None
+        if self.kernel is None:
+            return False
+        self._fast = self.kernel.bind(self.kinds, self.shape,
+                                      self.shape[-1] if "row" in self.kinds else 0)
+        return True
 
     def __repr__(self) -> str:
         return f"fused[{','.join(op for op, _, _ in self.program)}]"
@@ -264,6 +274,13 @@ class FusedExecutor:
     def __call__(self, *args):
         if self.mode == "ops":
             return self._run_ops(args)
+        if self._fast is not None:
+            out = self._output(args)
+            try:
+                self._fast(out, *args)
+                return out
+            except TypeError:  # e.g. a Python scalar or a strided input: prepare them
+                pass
         arrays = self._prepare(args)
         out = self._output(arrays)
         if self.size == 0:
