@@ -370,3 +370,47 @@ def test_carried_state_detached_inside_the_function():
 
     for a, b in zip(run(True), run(False)):
         close(a, b)
+
+
+@pytest.mark.parametrize("kind", ["hook", "retain_grad"])
+def test_gradient_hooks_inside_the_function_run_eagerly(kind):
+    """A hook that rescales an intermediate's gradient (or retain_grad, read after
+    backward) is Python the graph cannot call: the function runs eagerly, with a warning."""
+    def step(x):
+        y = x * 2
+        if kind == "hook":
+            y.register_hook(lambda g: g * 10)
+        else:
+            y.retain_grad()
+        (y * y).sum().backward()
+        return y.grad if kind == "retain_grad" else None
+
+    cf = ember.jit.compile(step)
+    x, xe = ember.tensor([1.0, -2.0]), ember.tensor([1.0, -2.0])
+    x.requires_grad_()
+    xe.requires_grad_()
+    with pytest.warns(UserWarning, match="hook or retain_grad"):
+        got = cf(x)
+    for _ in range(2):
+        x.grad = xe.grad = None
+        got, want = cf(x), step(xe)
+        close(x.grad, xe.grad)
+        if kind == "retain_grad":
+            close(got, want)
+
+
+def test_gradient_hook_inside_a_differentiable_call_runs_eagerly():
+    def f(x):
+        y = x * 2
+        y.register_hook(lambda g: g * 10)
+        return (y * y).sum()
+
+    cf = ember.jit.compile(f)
+    x, xe = ember.tensor([1.0, -2.0], requires_grad=True), ember.tensor([1.0, -2.0],
+                                                                       requires_grad=True)
+    with pytest.warns(UserWarning, match="hook or retain_grad"):
+        cf(x).backward()
+    x.grad = None
+    cf(x).backward()
+    f(xe).backward()
+    close(x.grad, xe.grad)

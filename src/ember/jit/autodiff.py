@@ -209,8 +209,7 @@ def _expand(tr, nodes, roots, root_grads, saved: dict):
                 gk = _wrap(tr, z, tr._constant(z))
             grads.append(gk)
         values, _ = saved[ctx]
-        if node.meta.get("expand") and not (ctx._hook_dicts or ctx._retained
-                                            or ctx._node_hooks):
+        if node.meta.get("expand"):
             outs = node.meta.get("selects") or (node,)
             ts = []
             for v, (where, i) in zip(values or (), node.meta["saved_map"]):
@@ -251,11 +250,20 @@ def _rerun(ctx, saved: tuple, grads: list) -> tuple:
         ctx._saved, ctx._saved_meta, ctx._freed = now
 
 
+def _refuse_hooks(nodes) -> None:
+    for n in nodes:
+        ctx = n.meta.get("ctx")
+        if ctx is not None and (ctx._hook_dicts or ctx._retained or ctx._node_hooks):
+            raise TraceUnsupported(f"a gradient hook or retain_grad() on {n.name} (a tensor "
+                                   "made inside the function): the graph cannot call it")
+
+
 def build_backward(tr, roots, root_grads, inputs, accumulate: bool, results,
                    saved: dict) -> None:
     """Record the backward pass the eager engine just ran (``results``: its return;
     ``saved``: each recorded ctx's saved values as they were before it ran)."""
     nodes = list(tr.graph.nodes)
+    _refuse_hooks(nodes)
     leaf_grads = expand_backward(tr, nodes, roots, root_grads, saved)
     if leaf_grads is not None:
         leaf_grads = {n: tr._node_of(t) for n, t in leaf_grads.items()}
@@ -306,6 +314,7 @@ def build_differentiable(tr, outs: list, diff: list) -> tuple:
     state as ``("input", i)`` / ``("state", k)``, and each one's gradient node (or None)."""
     g = tr.graph
     fwd_nodes = list(g.nodes)
+    _refuse_hooks(fwd_nodes)
     g.add("split", None)
     seeds = []
     for k, i in enumerate(diff):
