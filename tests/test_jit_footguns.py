@@ -414,3 +414,20 @@ def test_gradient_hook_inside_a_differentiable_call_runs_eagerly():
     cf(x).backward()
     f(xe).backward()
     close(x.grad, xe.grad)
+
+
+def test_backward_that_depends_on_data_is_not_baked_in():
+    """cumprod's backward takes another formula when the input holds zeros (a bool its
+    forward computes): a training step traced without zeros must not reuse that formula."""
+    w = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    we = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+    def step(w, x):
+        (w * x).cumprod(0).sum().backward()
+
+    cf = ember.jit.compile(step)
+    for x in ([1.0, 2.0, 0.5], [1.0, 0.0, 2.0], [0.0, 3.0, 1.0]):
+        w.grad = we.grad = None
+        cf(w, ember.tensor(x))
+        step(we, ember.tensor(x))
+        close(w.grad, we.grad)

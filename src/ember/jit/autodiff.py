@@ -88,9 +88,12 @@ _PLAIN = (int, bool, str, type(None), xp.dtype)
 
 
 def _plain(v, params) -> bool:
-    """A ctx attribute a graph may bake in: fixed by the op's arguments, not by data."""
-    if isinstance(v, float):
-        return any(v == p or v != v and p != p for p in params if isinstance(p, float))
+    """A ctx attribute a graph may bake in: fixed by the op's shapes and arguments, not by
+    data. Ints, strings and dtypes are taken as fixed (shapes, dims, modes); a bool or a
+    float only when it is one of the op's arguments (``has_zero`` of a cumprod input, say,
+    is not)."""
+    if isinstance(v, (bool, float)):
+        return any(type(p) is type(v) and (v == p or v != v and p != p) for p in params)
     if isinstance(v, _PLAIN) or type(v).__name__ == "DType":
         return not isinstance(v, xp.generic)
     if type(v) in (tuple, list):
@@ -105,6 +108,10 @@ def expandable(node: Node, ctx) -> bool:
     if node.meta.get("saved_map") is None or node.kind != "call":
         return False
     params = [*(a for a in node.args if not isinstance(a, Node)), *node.kwargs.values()]
+    if not all(_plain(v, params) for v, (where, _) in zip(ctx._saved or (),
+                                                          node.meta["saved_map"])
+               if where == "const"):
+        return False
     return all(_plain(v, params) for k, v in vars(ctx).items() if k not in _ENGINE_ATTRS)
 
 

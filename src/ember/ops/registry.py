@@ -29,6 +29,11 @@ formula that needs a differentiable intermediate recomputes it from the inputs.
 Gradients of broadcast inputs are summed back by the engine, so formulas may
 return gradients in the broadcast shape.
 
+The JIT records a backward formula as table ops (once, while tracing) when the ctx holds
+only inputs, outputs and plain attributes; so an attribute that depends on input *values*
+must be a bool, a float or an array (``ctx.has_zero = bool((x == 0).any())``), never an
+int, a string or a tuple of ints, which are taken as fixed by shapes and arguments.
+
 Dispatch: when a mode is pushed on ``_state.modes`` (the JIT's tracer), every op
 call goes to that mode instead of running here.
 """
