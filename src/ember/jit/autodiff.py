@@ -26,30 +26,35 @@ def _sum(tr, a: Node, b: Node) -> Node:
     return n
 
 
-def make_grad_slots(tr, seeds):
-    """Gradient slots of value nodes: {node: [grad per output]}, seeded by ``seeds``."""
-    slots: dict = {}
-
-    def add(node: Node, gn: Node) -> None:
+def _slot_adder(slots: dict, combine):
+    """``add(node, g)``: put gradient ``g`` of value ``node`` in ``slots`` ({node: [grad per
+    output]}), combined with one already there by ``combine``."""
+    def add(node: Node, g) -> None:
         k = 0
         while node.kind == "write":  # an in-place op's result: the gradient is its value's
             node = node.args[1]
-        if node.kind == "select" and node.args[0].kind in ("call",):
+        if node.kind == "select" and node.args[0].kind == "call":
             node, k = node.args[0], node.target
         s = slots.get(node)
         if s is None:
             s = slots[node] = [None] * node.meta.get("n_out", 1)
-        s[k] = gn if s[k] is None else _sum(tr, s[k], gn)
+        s[k] = g if s[k] is None else combine(s[k], g)
+    return add
 
+
+def make_grad_slots(tr, seeds):
+    """Gradient slots of value nodes: {node: [grad per output]}, seeded by ``seeds``."""
+    slots: dict = {}
+    add = _slot_adder(slots, lambda a, b: _sum(tr, a, b))
     for node, gn in seeds:
         add(node, gn)
     return slots, add
 
 
-def emit_backward(tr, nodes, slots, add) -> dict:
-    """Emit backward nodes for ``nodes`` (reversed); returns {leaf node: grad node}."""
-    g = tr.graph
-    leaf_grads: dict = {}
+def _calls_to_differentiate(nodes, slots: dict, leaf_grads: dict):
+    """Walk ``nodes`` backwards as the engine would: each leaf's slot goes to
+    ``leaf_grads``; yields ``(node, grads, needs)`` for each call that has gradients and
+    inputs that need them (slots of later nodes are filled while the caller handles one)."""
     for node in reversed(nodes):
         s = slots.pop(node, None)
         if s is None:
@@ -61,11 +66,16 @@ def emit_backward(tr, nodes, slots, add) -> dict:
             if node.meta.get("rg"):
                 leaf_grads[node] = s[0]
             continue
-        if node.kind != "call":
-            continue
         needs = node.meta.get("needs")
-        if not needs or not any(needs):
-            continue
+        if node.kind == "call" and needs and any(needs):
+            yield node, s, needs
+
+
+def emit_backward(tr, nodes, slots, add) -> dict:
+    """Emit backward nodes for ``nodes`` (reversed); returns {leaf node: grad node}."""
+    g = tr.graph
+    leaf_grads: dict = {}
+    for node, s, needs in _calls_to_differentiate(nodes, slots, leaf_grads):
         gs = []
         for k, gk in enumerate(s):
             if gk is None:
@@ -171,40 +181,14 @@ def _expand(tr, nodes, roots, root_grads, saved: dict):
     from .codegen import _fit
     g = tr.graph
     slots: dict = {}
-
-    def add(node: Node, t: Tensor) -> None:
-        k = 0
-        while node.kind == "write":
-            node = node.args[1]
-        if node.kind == "select" and node.args[0].kind == "call":
-            node, k = node.args[0], node.target
-        s = slots.get(node)
-        if s is None:
-            s = slots[node] = [None] * node.meta.get("n_out", 1)
-        s[k] = t if s[k] is None else s[k] + t
-
+    add = _slot_adder(slots, lambda a, b: a + b)
     for t, gr in zip(roots, root_grads):
         if not isinstance(gr, Tensor):
             arr = xp.array(gr)
             gr = _wrap(tr, arr, tr._constant(arr))
         add(tr._node_of(t), gr)
     leaf_grads: dict = {}
-    for node in reversed(nodes):
-        s = slots.pop(node, None)
-        if s is None:
-            continue
-        if node.kind in ("placeholder", "state"):
-            if node.meta.get("outer_history"):
-                raise TraceUnsupported(f"backward reaches {node.name}, a tensor with autograd "
-                                       "history made outside the function")
-            if node.meta.get("rg"):
-                leaf_grads[node] = s[0]
-            continue
-        if node.kind != "call":
-            continue
-        needs = node.meta.get("needs")
-        if not needs or not any(needs):
-            continue
+    for node, s, needs in _calls_to_differentiate(nodes, slots, leaf_grads):
         ctx = node.meta.get("ctx")
         if ctx is None or ctx not in saved:
             return None
