@@ -9,7 +9,7 @@ from __future__ import annotations
 from .. import dtypes
 from ..backend import xp
 from ..tensor import Tensor
-from ._util import _not_implemented
+from ._util import _not_implemented, const_tensor
 from .arith import _fast_binary, _inplace, cast
 from .registry import Op, apply_inplace, install_methods, register
 
@@ -236,14 +236,14 @@ def where(condition, input=None, other=None):
     if input is None and other is None:
         from .sorting import nonzero
         return nonzero(condition, as_tuple=True)
-    cond = condition if isinstance(condition, Tensor) else Tensor._make(xp.asarray(condition))
+    cond = condition if isinstance(condition, Tensor) else const_tensor(xp.asarray(condition))
     if cond._data.dtype != xp.bool_:
         cond = cast(cond, dtypes.bool)
     dt = dtypes.result_type(input, other)
     input = cast(input, dt) if isinstance(input, Tensor) else input
     other = cast(other, dt) if isinstance(other, Tensor) else other
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        input = Tensor._make(xp.asarray(input, dt.np))
+        input = const_tensor(xp.asarray(input, dt.np))
     out = Where.apply(cond, input, other)
     if out._data.dtype != dt.np:
         out = cast(out, dt)

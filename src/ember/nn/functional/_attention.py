@@ -19,6 +19,8 @@ import warnings
 
 from ... import dtypes
 from ...backend import xp
+from ...ops._util import const_tensor
+from ...ops.compare import where
 from ...ops.join import cat
 from ...ops.registry import ARRAY_NS, Op, register
 from ...tensor import Tensor
@@ -200,12 +202,11 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     n_l, n_s = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     bias = attn_mask
-    if is_causal:
-        bias = Tensor._make(xp.where(xp.tri(n_l, n_s, dtype=bool), 0.0, -math.inf)
+    if is_causal:  # fixed by the shapes: a constant under the JIT
+        bias = const_tensor(xp.where(xp.tri(n_l, n_s, dtype=bool), 0.0, -math.inf)
                             .astype(query._data.dtype))
     elif attn_mask is not None and attn_mask.dtype == dtypes.bool:
-        bias = Tensor._make(xp.where(attn_mask._data, 0.0, -math.inf)
-                            .astype(query._data.dtype))
+        bias = where(attn_mask, 0.0, -math.inf).to(query.dtype)
     if dropout_p > 0.0:
         # dropout sits between the softmax and the value product: compose from ops
         scores = (query * scale) @ key.transpose(-2, -1)
@@ -232,8 +233,7 @@ def _canonical_mask(mask: Tensor | None, mask_name: str, other_type, other_name:
                       f"Use same type for both instead.", stacklevel=3)
     if is_float:
         return mask
-    np_dt = dtypes.to_dtype(target_type).np
-    return Tensor._make(xp.where(mask._data, -math.inf, 0.0).astype(np_dt))
+    return where(mask, -math.inf, 0.0).to(dtypes.to_dtype(target_type))
 
 
 def _none_or_dtype(t: Tensor | None):

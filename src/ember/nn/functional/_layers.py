@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ...autograd.grad_mode import no_grad
 from ...backend import xp
+from ...ops._util import const_tensor
 from ...ops.registry import OPS, Op, apply_inplace, dispatch, register
 from ...tensor import Tensor
 
@@ -190,7 +191,7 @@ def _dropout(input: Tensor, p: float, training: bool, inplace: bool, shape: tupl
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        mask = Tensor._make(xp.zeros(shape, input._data.dtype))
+        mask = const_tensor(xp.zeros(shape, input._data.dtype))
     else:
         mask = _keep_mask(input, p, shape, 1.0 / (1.0 - p))
     return _apply_mask(input, mask, inplace)
@@ -277,7 +278,7 @@ def _alpha_dropout(input: Tensor, p: float, training: bool, inplace: bool, shape
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return _apply_mask(input, Tensor._make(xp.zeros(shape, input._data.dtype)), inplace)
+        return _apply_mask(input, const_tensor(xp.zeros(shape, input._data.dtype)), inplace)
     keep = _keep_mask(input, p, shape)
     a = 1.0 / ((_SELU_ALPHA_SCALE ** 2 * p + 1.0) * (1.0 - p)) ** 0.5
     # kept: a * x + alpha*a*p; dropped: -alpha*a + alpha*a*p (keeps SELU's mean and variance)

@@ -13,6 +13,7 @@ import math
 import warnings
 
 from ...backend import xp
+from ...ops._util import const_tensor
 from ...ops.registry import Op, register
 from ...tensor import Tensor
 
@@ -685,7 +686,7 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: 
     if not isinstance(var, Tensor):
         if var < 0:
             raise ValueError("var has negative entry/entries")
-        var = Tensor._make(xp.full(input.shape, var, input._data.dtype))
+        var = const_tensor(xp.full(input.shape, var, input._data.dtype))
     if var.shape != input.shape:
         if input.shape[:-1] == var.shape:
             var = var.unsqueeze(-1)
@@ -693,10 +694,11 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: 
             pass
         else:
             raise ValueError("var is of incorrect size")
-    if bool((var._data < 0).any()):
+    if bool((var < 0).any()):
         raise ValueError("var has negative entry/entries")
     # clamp the value only: gradients flow through unchanged, as in torch
-    var = var + Tensor._make(xp.maximum(var._data, eps) - var._data)
+    v = var.detach()
+    var = var + (v.clamp(min=eps) - v)
     d = input - target
     loss = 0.5 * (var.log() + d * d / var)
     if full:

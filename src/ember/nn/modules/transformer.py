@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from ...backend import xp
 from ...dtypes import float32, to_dtype
+from ...ops._util import const_tensor
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
@@ -40,7 +41,7 @@ def _generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor
     np_dt = to_dtype(dtype if dtype is not None else float32).np
     mask = xp.zeros((sz, sz), np_dt)
     mask[xp.triu(xp.ones((sz, sz), bool), 1)] = -math.inf
-    return Tensor._make(mask)
+    return const_tensor(mask)
 
 
 def _get_seq_len(src: Tensor, batch_first: bool) -> int:
