@@ -38,12 +38,20 @@ class Workload:
     number: int = 0                # calls per timed loop (0: choose automatically)
 
 
+#: idle seconds before each timed loop: BLAS and OpenMP worker threads spin for a while
+#: after their last task, and one library's spinning threads took the cores from the
+#: other's (torch's W5b time doubled, from 230 us alone to 460-800 us right after ember's
+#: loop), which made interleaved ratios look better than either library run alone
+PAUSE = 0.2
+
+
 def measure(*setups: Callable[[], Callable], number: int = 0, repeat: int = 7,
             budget: float = 0.3) -> list[float]:
     """Seconds per call for each setup: best of ``repeat`` timed loops of ``number`` calls.
 
     The loops of the different setups are interleaved (A B A B ...), so that drift in the
-    machine's speed affects all of them alike.
+    machine's speed affects all of them alike, each after ``PAUSE`` idle seconds (so that
+    the previous loop's worker threads have gone to sleep) and one untimed call.
     """
     fns = [s() for s in setups]
     counts = []
@@ -59,6 +67,8 @@ def measure(*setups: Callable[[], Callable], number: int = 0, repeat: int = 7,
     best = [float("inf")] * len(fns)
     for _ in range(repeat):
         for k, (fn, n) in enumerate(zip(fns, counts)):
+            time.sleep(PAUSE)
+            fn()  # wakes the worker threads the pause put to sleep
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()

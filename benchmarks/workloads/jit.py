@@ -54,7 +54,10 @@ def _w5_onnxruntime(batch: int):
         model = mlp(torch).eval()
         path = os.path.join(tempfile.mkdtemp(), "mlp.onnx")
         torch.onnx.export(model, (torch.randn(batch, 64),), path, dynamo=False)
-        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        opts = ort.SessionOptions()
+        # its worker threads otherwise spin between runs, taking the cores from the others
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
         name = sess.get_inputs()[0].name
         x = np.random.default_rng(0).standard_normal((batch, 64)).astype(np.float32)
         return lambda: sess.run(None, {name: x})
