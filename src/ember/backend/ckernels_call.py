@@ -122,7 +122,3 @@ def bind(fn, rows: int, m: int, nt: int, arrays: list) -> Callable | None:
     spec = b"".join(struct.pack("=qii", size, np.dtype(dt).num, int(write))
                     for dt, size, write in arrays)
     return functools.partial(call, ptr, rows, m, nt, spec)
-
-
-def _reset_for_tests() -> None:
-    _call.clear()

@@ -111,15 +111,13 @@ def _plain(v, params) -> bool:
     return False
 
 
-def expandable(node: Node, ctx) -> bool:
+def expandable(node: Node, ctx, saved_map) -> bool:
     """Whether ``node``'s backward formula can be recorded as table ops, judged right after
-    its forward: the ctx holds only inputs, outputs and values fixed by the op's arguments
-    (an array the forward computed and kept would become a constant of the graph)."""
-    if node.meta.get("saved_map") is None or node.kind != "call":
-        return False
+    its forward: the ctx holds only inputs, outputs (``saved_map`` says which) and values
+    fixed by the op's arguments (an array the forward computed and kept would become a
+    constant of the graph)."""
     params = [*(a for a in node.args if not isinstance(a, Node)), *node.kwargs.values()]
-    if not all(_plain(v, params) for v, (where, _) in zip(ctx._saved or (),
-                                                          node.meta["saved_map"])
+    if not all(_plain(v, params) for v, (where, _) in zip(ctx._saved or (), saved_map)
                if where == "const"):
         return False
     return all(_plain(v, params) for k, v in vars(ctx).items() if k not in _ENGINE_ATTRS)
@@ -190,7 +188,7 @@ def _expand(tr, nodes, roots, root_grads, saved: dict):
     leaf_grads: dict = {}
     for node, s, needs in _calls_to_differentiate(nodes, slots, leaf_grads):
         ctx = node.meta.get("ctx")
-        if ctx is None or ctx not in saved:
+        if ctx is None:  # e.g. a cast the tracer inserted for promotion
             return None
         grads = []
         for k, gk in enumerate(s):
@@ -200,10 +198,11 @@ def _expand(tr, nodes, roots, root_grads, saved: dict):
                 gk = _wrap(tr, z, tr._constant(z))
             grads.append(gk)
         values, _ = saved[ctx]
-        if node.meta.get("expand"):
+        saved_map = node.meta.get("saved_map")
+        if saved_map is not None:
             outs = node.meta.get("selects") or (node,)
             ts = []
-            for v, (where, i) in zip(values or (), node.meta["saved_map"]):
+            for v, (where, i) in zip(values or (), saved_map):
                 if where == "in":
                     ts.append(_wrap(tr, v, node.args[i]))
                 elif where == "out":

@@ -627,13 +627,14 @@ class Tracer:
 
 
 #: node meta that only the trace needs: dropped at its end (the ctx holds saved arrays)
-_TRACE_ONLY_META = ("tensor", "ctx", "saved_map", "selects", "expand")
+_TRACE_ONLY_META = ("tensor", "ctx", "saved_map", "selects")
 
 
 def _keep_ctx(node: Node, out, inputs: tuple) -> None:
-    """Remember the eager ctx of a recorded call, and where each saved value comes from:
+    """Remember the eager ctx of a recorded call and, where its backward formula can be
+    recorded as table ops (``autodiff.expandable``), where each saved value comes from:
     ``("in", i)`` (input i itself), ``("out", k)`` or ``("const", None)`` (a non-array
-    value); an array saved from elsewhere leaves ``saved_map`` None."""
+    value). An array saved from elsewhere leaves no ``saved_map``."""
     outs = out if type(out) is tuple else (out,)
     ctx = next((t.grad_fn for t in outs if isinstance(t, Tensor) and t.grad_fn is not None),
                None)
@@ -656,9 +657,9 @@ def _keep_ctx(node: Node, out, inputs: tuple) -> None:
             return
         else:
             where.append(("const", None))
-    node.meta["saved_map"] = tuple(where)
     from .autodiff import expandable
-    node.meta["expand"] = expandable(node, ctx)
+    if expandable(node, ctx, where):
+        node.meta["saved_map"] = tuple(where)
 
 
 def _set_grad_none(refs) -> None:

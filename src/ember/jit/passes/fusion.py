@@ -100,13 +100,15 @@ def _fusible(n: Node, info: Info) -> bool:
     nodes = [a for a in n.args if isinstance(a, Node)]
     if not nodes:
         return False
-    dt = n.dtype if n.target != "cast" else None
-    if n.target in _COMPARE:
-        dt = nodes[0].dtype
+    if n.target == "cast":
+        arg_dtypes = (*_FLOATS, "bool")
+    elif n.target in _COMPARE:
+        arg_dtypes = (nodes[0].dtype,)
+    else:
+        arg_dtypes = (n.dtype,)
     for a in n.args:
         if isinstance(a, Node):
-            if dt is not None and a.dtype != dt or dt is None and a.dtype not in (
-                    *_FLOATS, "bool") or a.shape is None or \
+            if a.dtype not in arg_dtypes or a.shape is None or \
                     _input_kind(a.shape, n.shape) is None:
                 return False
         elif type(a) not in (int, float):
@@ -193,6 +195,18 @@ def _make_fused(root: Node, order: list[Node]) -> None:
     root.meta = meta
 
 
+def _c_min() -> int:
+    """The smallest group run in C: ``C_MIN_FAST`` when loops can be called through the
+    extension module, else ``C_MIN`` (so no loop is built that ctypes would call too
+    slowly to use)."""
+    from ...backend import ckernels, ckernels_call
+    try:
+        ok = ckernels.available()
+    except RuntimeError:
+        return C_MIN
+    return C_MIN_FAST if ok and ckernels_call.caller() is not None else C_MIN
+
+
 class FusedExecutor:
     """Runs a fused elementwise program: ``executor(*inputs) -> array``.
 
@@ -217,7 +231,7 @@ class FusedExecutor:
         self._fns = [(OPS[op].forward, params) for op, _, params in self.program]
         self._fast = None
         if mode is None:
-            mode = "c" if self.size >= C_MIN_FAST and self._build_c() and (
+            mode = "c" if self.size >= _c_min() and self._build_c() and (
                 self.size >= C_MIN or self._fast is not None) else \
                 "chunks" if self.size >= SMALL else "ops"
         elif mode == "c" and not self._build_c():
