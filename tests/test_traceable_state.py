@@ -7,7 +7,7 @@ import pytest
 import ember
 import ember.nn.functional as F
 from ember import nn
-from ember.autograd.grad_mode import _state
+from ember.autograd.grad_mode import _state, step_aside
 from ember.nn.modules import module as ember_module
 from ember.ops.registry import apply_inplace, eager
 
@@ -27,13 +27,8 @@ class _Recorder:
 
     def dispatch_inplace(self, op, target, others, params):
         self.names.append(op.name + "_")
-        modes = _state.modes
-        i = len(modes) - 1 - modes[::-1].index(self)
-        del modes[i]
-        try:
+        with step_aside(self):
             return apply_inplace(op, target, *others, **params)
-        finally:
-            modes.insert(i, self)
 
     def on_host_read(self, tensor, what: str) -> None:
         self.reads.append(what)

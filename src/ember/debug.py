@@ -36,7 +36,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from .autograd.grad_mode import _state, no_grad, pop_mode
+from .autograd.grad_mode import _state, no_grad, pop_mode, step_aside
 from .backend import xp
 from .ops.registry import Op, register
 from .tensor import Tensor
@@ -217,16 +217,11 @@ class _NanGuardMode:
 
     def dispatch_inplace(self, op, target, others: tuple, params: dict):
         from .ops.registry import apply_inplace
-        modes = _state.modes
-        i = len(modes) - 1 - modes[::-1].index(self)
         # the in-place path re-dispatches while modes are pushed: step aside meanwhile
         # and check the written target afterwards
         before = target._data.copy()
-        del modes[i]
-        try:
+        with step_aside(self):
             out = apply_inplace(op, target, *others, **params)
-        finally:
-            modes.insert(i, self)
         bad = _bad_counts(target._data, self.guard.check_inf)
         if bad is not None:
             shown = (Tensor._make(before), *others)
@@ -405,15 +400,10 @@ class _MemoryTagMode:
 
     def dispatch_inplace(self, op, target, others: tuple, params: dict):
         from .ops.registry import apply_inplace
-        modes = _state.modes
-        i = len(modes) - 1 - modes[::-1].index(self)
         before = target.grad_fn
         # the in-place path re-dispatches while modes are pushed: step aside meanwhile
-        del modes[i]
-        try:
+        with step_aside(self):
             out = apply_inplace(op, target, *others, **params)
-        finally:
-            modes.insert(i, self)
         node = target.grad_fn
         if _tls.modules and node is not None and node is not before:
             _tag(node, self.tracker._tag_of(_tls.modules))

@@ -193,6 +193,37 @@ def pop_mode(mode) -> None:
             return
 
 
+class step_aside:
+    """``with step_aside(mode):`` takes ``mode`` (its innermost entry) off the dispatch mode
+    stack and puts it back at the same place afterwards: for the eager work a mode does
+    itself (running the op it is recording, an in-place op that dispatches again), whose
+    ops must not come back to it.
+
+    Example:
+        >>> from ember.autograd.grad_mode import _state, step_aside
+        >>> m = object()
+        >>> _state.modes.append(m)
+        >>> with step_aside(m):
+        ...     m in _state.modes
+        False
+        >>> _state.modes.pop() is m
+        True
+    """
+
+    __slots__ = ("mode", "i")
+
+    def __init__(self, mode) -> None:
+        self.mode = mode
+
+    def __enter__(self) -> None:
+        modes = _state.modes
+        self.i = len(modes) - 1 - modes[::-1].index(self.mode)
+        del modes[self.i]
+
+    def __exit__(self, *exc) -> None:
+        _state.modes.insert(self.i, self.mode)
+
+
 def mode_hook(name: str):
     """The ``name`` method of the innermost pushed mode that has one (or None): modes that
     only watch op dispatch (profiler, nan_guard) let such calls through to the JIT."""

@@ -25,7 +25,7 @@ import weakref
 from .. import dtypes
 from ..autograd import engine as _engine
 from ..autograd.engine import OpNode
-from ..autograd.grad_mode import _state
+from ..autograd.grad_mode import _state, step_aside
 from ..backend import xp
 from ..ops.registry import _cast_target, apply_inplace, eager
 from ..tensor import Tensor
@@ -107,21 +107,6 @@ for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__
     setattr(ItemValue, _name, _make_forwarder(_name))
 
 
-class _Aside:
-    """Take the tracer off the mode stack while eager code runs (nested ops unrecorded)."""
-
-    def __init__(self, tracer) -> None:
-        self.tracer = tracer
-
-    def __enter__(self):
-        modes = _state.modes
-        self.i = len(modes) - 1 - modes[::-1].index(self.tracer)
-        del modes[self.i]
-
-    def __exit__(self, *exc):
-        _state.modes.insert(self.i, self.tracer)
-
-
 class Tracer:
     """The dispatch mode that records ops into ``self.graph`` while running them."""
 
@@ -165,7 +150,7 @@ class Tracer:
 
     # ---- the mode protocol ---------------------------------------------------------
     def dispatch(self, op, inputs: tuple, params: dict):
-        with _Aside(self):
+        with step_aside(self):
             out = eager(op, inputs, params)
         if self.failed is None:
             try:
@@ -217,7 +202,7 @@ class Tracer:
                 args = self._args(op, (target, *others))
             except TraceUnsupported as e:
                 self.failed = str(e)
-        with _Aside(self):
+        with step_aside(self):
             apply_inplace(op, target, *others, **params)
         if self.failed is None:
             try:
@@ -304,7 +289,7 @@ class Tracer:
 
     def host_effect(self, fn, args: tuple, kwargs: dict):
         args = tuple(list(a) if _is_iterator(a) else a for a in args)
-        with _Aside(self):
+        with step_aside(self):
             out = fn(*args, **kwargs)
         if self.failed is None:
             try:
@@ -339,7 +324,7 @@ class Tracer:
         if create_graph and self.failed is None:
             self.failed = f"backward with create_graph=True (at {user_site()})"
         if self.failed is not None:
-            with _Aside(self):
+            with step_aside(self):
                 return _engine.run_backward(roots, root_grads, retain_graph, create_graph,
                                             inputs, accumulate)
         try:
@@ -353,7 +338,7 @@ class Tracer:
         # backward part reruns formulas on them
         saved = {c: (c._saved, c._saved_meta) for c in
                  (n.meta.get("ctx") for n in self.graph.nodes) if c is not None}
-        with _Aside(self):
+        with step_aside(self):
             results = _engine.run_backward(roots, root_grads, retain_graph, False, inputs,
                                            accumulate)
         self.did_backward = True

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..autograd.grad_mode import _state, pop_mode
+from ..autograd.grad_mode import _state, pop_mode, step_aside
 from ._events import EventList, FunctionEvent, FunctionEventAvg
 from ._flops import op_flops
 
@@ -76,14 +76,11 @@ class _ProfilerMode:
         from ..ops.registry import apply_inplace
         prof = self.prof
         ev = prof._begin(op.name + "_", "cpu_op", (target, *others))
-        modes = _state.modes
-        i = len(modes) - 1 - modes[::-1].index(self)
         # the in-place path re-dispatches while modes are pushed: step aside meanwhile
-        del modes[i]
         try:
-            return apply_inplace(op, target, *others, **params)
+            with step_aside(self):
+                return apply_inplace(op, target, *others, **params)
         finally:
-            modes.insert(i, self)
             prof._end(ev)
 
     def on_host_read(self, tensor, what: str) -> None:
