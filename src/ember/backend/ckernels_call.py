@@ -114,7 +114,8 @@ def caller() -> Callable | None:
 def bind(fn, rows: int, m: int, nt: int, arrays: list) -> Callable | None:
     """A function ``f(*arrays)`` running ctypes kernel ``fn`` on arrays shaped like
     ``arrays`` (outputs first, each ``(dtype, size, writeable)``), or None without the
-    extension. Arguments unlike the spec raise TypeError."""
+    extension. Arguments unlike the spec raise TypeError. ``ElementwiseKernel.bind`` (see
+    its example) builds the spec from a loop's input kinds."""
     call = caller()
     if call is None or len(arrays) > MAX_ARRAYS:
         return None

@@ -292,7 +292,19 @@ class ElementwiseKernel:
         """A fast ``f(out, *inputs)`` for one output of ``shape`` and inputs of ``kinds``
         (``m``: the row length for ``"row"`` inputs), called through the extension module
         of ``ckernels_call``: arrays unlike that raise TypeError. None where it cannot be
-        built (no extension, several outputs, or this loop does not build)."""
+        built (no extension, several outputs, or this loop does not build).
+
+        Example:
+            >>> import numpy as np
+            >>> from ember.backend import ckernels
+            >>> k = ckernels.compile_elementwise([("mul", [("in", 0), ("const", 2.0)], {})],
+            ...                                  1, np.float32)
+            >>> f = k.bind(("full",), (3,)) if k is not None else None
+            >>> x, out = np.arange(3, dtype=np.float32), np.empty(3, np.float32)
+            >>> _ = f(out, x) if f is not None else np.multiply(x, 2, out=out)
+            >>> out.tolist()
+            [0.0, 2.0, 4.0]
+        """
         from . import ckernels_call
         n = int(np.prod(shape, dtype=np.int64))
         if len(self.outputs) != 1 or n == 0:
