@@ -17,6 +17,9 @@ from .optimizer import (
 
 __all__ = ["Adam"]
 
+#: ember.backend.cadam once imported (on the first step: it loads the compiler machinery)
+_cadam = None
+
 
 def _check_common(lr, eps, betas, weight_decay) -> None:
     if not 0.0 <= lr:
@@ -33,6 +36,14 @@ def _check_common(lr, eps, betas, weight_decay) -> None:
 
 class Adam(Optimizer):
     """Adam, like ``torch.optim.Adam``; ``decoupled_weight_decay=True`` gives AdamW.
+
+    Where a C compiler is available (``ember.backend.ckernels.available``) each parameter
+    is updated in one C loop (``ember.backend.cadam``), as torch's ``fused=True`` does;
+    parameters it does not take (other dtypes than float32 and float64, non-contiguous
+    arrays) and ``EMBER_JIT_BACKEND=numpy`` use NumPy. Both give the same results, bit for
+    bit. ``fused=None`` (the default) and ``fused=True`` use the C loop where they can,
+    ``fused=False`` always uses NumPy; ``foreach``, ``capturable`` and ``differentiable``
+    are accepted for compatibility and change nothing.
 
     Example:
         >>> import ember
@@ -58,6 +69,10 @@ class Adam(Optimizer):
     def step(self, closure: Callable | None = None):
         """Perform one update; returns ``closure()``'s loss if given."""
         loss = self._eval_closure(closure)
+        global _cadam
+        if _cadam is None:
+            from ..backend import cadam as _cadam
+        kernel = _cadam.adam_kernel()
         for group in self.param_groups:
             lr = self._hyper(group, "lr")
             beta1, beta2 = group["betas"]
@@ -67,6 +82,7 @@ class Adam(Optimizer):
             amsgrad = group["amsgrad"]
             maximize = group["maximize"]
             decoupled = group.get("decoupled_weight_decay", False)
+            fused = kernel if group.get("fused") is not False else None
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -80,24 +96,41 @@ class Adam(Optimizer):
                     if amsgrad:
                         state["max_exp_avg_sq"] = _zeros_like(p)
                 step = _incr_step(state)
-                g = _grad_with_decay(d, g, lr, wd, maximize, decoupled)
                 m = state["exp_avg"]._data
                 v = state["exp_avg_sq"]._data
-                tmp = xp.empty_like(d)
-                _adam_moments_(m, v, g, beta1, beta2, tmp)
-                step_size = lr / (1.0 - beta1 ** step)
-                bc2_sqrt = math.sqrt(1.0 - beta2 ** step)
-                if amsgrad:
-                    mx = state["max_exp_avg_sq"]._data
-                    xp.maximum(mx, v, out=mx)
-                    xp.sqrt(mx, out=tmp)
-                else:
-                    xp.sqrt(v, out=tmp)
-                tmp /= bc2_sqrt
-                tmp += eps
-                den = tmp
-                num = xp.multiply(m, -step_size)
-                num /= den
-                d += num
+                mx = state["max_exp_avg_sq"]._data if amsgrad else None
+                if fused is not None:
+                    try:
+                        fused(d, g, m, v, mx, lr, beta1, beta2, eps, wd, step, maximize,
+                              decoupled)
+                    except (TypeError, ValueError):
+                        pass    # checked before it writes: NumPy takes what C does not
+                    else:
+                        p._bump_version()
+                        continue
+                _numpy_step(d, g, m, v, mx, lr, beta1, beta2, eps, wd, step, maximize,
+                            decoupled)
                 p._bump_version()
         return loss
+
+
+def _numpy_step(d, g, m, v, mx, lr: float, beta1: float, beta2: float, eps: float,
+                wd: float, step: float, maximize: bool, decoupled: bool) -> None:
+    """One Adam step on the arrays in place (``mx``: AMSGrad's maximum, or None), in the
+    order of operations of torch's single-tensor CPU Adam; ``cadam`` follows this."""
+    g = _grad_with_decay(d, g, lr, wd, maximize, decoupled)
+    tmp = xp.empty_like(d)
+    _adam_moments_(m, v, g, beta1, beta2, tmp)
+    step_size = lr / (1.0 - beta1 ** step)
+    bc2_sqrt = math.sqrt(1.0 - beta2 ** step)
+    if mx is not None:
+        xp.maximum(mx, v, out=mx)
+        xp.sqrt(mx, out=tmp)
+    else:
+        xp.sqrt(v, out=tmp)
+    tmp /= bc2_sqrt
+    tmp += eps
+    den = tmp
+    num = xp.multiply(m, -step_size)
+    num /= den
+    d += num
