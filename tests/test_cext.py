@@ -201,7 +201,7 @@ def test_eager_linear(dt, m, bias):
 
 def test_eager_linear_uses_the_kernel_only_where_it_applies(kernel):
     x, w, b = _data(2, 24, 16, np.float32)
-    got = _layers._small_linear(x, w, b)
+    got = _layers._c_linear(x, w, b)
     assert got is not None
     np.testing.assert_array_equal(got, kernel(x, w, b, None, False))
     wide = np.ones((2, 48), np.float32)
@@ -211,11 +211,10 @@ def test_eager_linear_uses_the_kernel_only_where_it_applies(kernel):
         (x, w, np.ones((16, 4), np.float32)[:, 0]),              # strided bias
         (x, w, np.float32(1.0) + np.zeros(1, np.float32)),       # broadcast bias
         (x.astype(np.float16), w.astype(np.float16), b.astype(np.float16)),
-        (np.ones((cext.LINEAR_MAX_ROWS + 1, 24), np.float32), w, b),
         (np.ones((2, 8192), np.float32), np.ones((16, 8192), np.float32), b),   # too big
     ]
     for xa, wa, ba in refused:
-        assert _layers._small_linear(xa, wa, ba) is None
+        assert _layers._c_linear(xa, wa, ba) is None
         # and the op falls back to exactly the NumPy code
         want = np.matmul(xa, wa.T)
         want += ba
@@ -301,7 +300,7 @@ def test_backend_env_numpy(kernel, monkeypatch):
     x, w, b = _data(1, 30, 5, np.float32)
     monkeypatch.setenv("EMBER_JIT_BACKEND", "NumPy")
     assert cext.linear_kernel() is None
-    assert _layers._small_linear(x, w, b) is None
+    assert _layers._c_linear(x, w, b) is None
     monkeypatch.setenv("EMBER_JIT_BACKEND", "numpy-no")
     assert cext.linear_kernel() is kernel
     monkeypatch.delenv("EMBER_JIT_BACKEND")

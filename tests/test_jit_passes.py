@@ -9,7 +9,7 @@ import pytest
 
 import ember
 import ember.nn.functional as F
-from ember.backend import cext, ckernels
+from ember.backend import cext, cgemm, ckernels
 from ember.jit.codegen import generate
 from ember.jit.ir import Graph
 from ember.jit.passes import DEFAULT_PIPELINE, pass_names, run_passes
@@ -672,8 +672,8 @@ def test_linear_act_one_kernel_call(linear_c, bias, dtype, m):
 
 def test_linear_act_left_alone(linear_c, monkeypatch):
     keep = [_lin_relu_graph(also_return_linear=True),       # the linear is read twice
-            _lin_relu_graph(m=cext.LINEAR_MAX_ROWS + 1),    # too many rows for the kernel
-            _lin_relu_graph(m=2, k=4096, n=32),              # too much work
+            _lin_relu_graph(m=2, k=4096, n=32),              # too much work for few rows
+            _lin_relu_graph(m=4096, k=4096, n=8),            # BLAS's size
             _lin_relu_graph(dtype="float16")]
     g = _lin_relu_graph()
     g.add("guard", None, (g.nodes[0],), {"what": "shape", "expected": (1, 24), "site": "t"},
@@ -688,7 +688,7 @@ def test_linear_act_left_alone(linear_c, monkeypatch):
 
 def test_linear_act_executor_falls_back_to_the_ops(linear_c):
     x, w, b = _lin_arrays(2)
-    ex = LinearActExecutor(cext.linear_kernel())
+    ex = LinearActExecutor(cgemm.c_linear)
 
     def ops(x, w, b=None):
         return OPS["relu"].forward(NULL_CTX, OPS["linear"].forward(NULL_CTX, x, w, b))
@@ -698,6 +698,8 @@ def test_linear_act_executor_falls_back_to_the_ops(linear_c):
                  (x, w, np.float32(0.5)), tuple(a.astype(np.float16) for a in (x, w, b))):
         np.testing.assert_array_equal(ex(*args), ops(*args))      # exactly the ops
     np.testing.assert_allclose(ex(x, w, b), ops(x, w, b), rtol=1e-5, atol=1e-6)
+    many = _lin_arrays(40)                               # the GEMM's size
+    np.testing.assert_allclose(ex(*many), ops(*many), rtol=1e-5, atol=1e-5)
     with pytest.raises(RuntimeError, match="cannot be multiplied"):   # the ops' errors
         ex(x, w[:, :5], b)
 

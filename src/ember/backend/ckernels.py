@@ -303,8 +303,16 @@ EM_SIMD float expf(float); EM_SIMD float logf(float); EM_SIMD float tanhf(float)
 EM_SIMD float erff(float); EM_SIMD float erfcf(float); EM_SIMD float expm1f(float);
 EM_SIMD float log1pf(float); EM_SIMD float sinf(float); EM_SIMD float cosf(float);
 EM_SIMD float powf(float, float);
+/* GNU OpenMP is not fork-safe: a forked child (a DataLoader worker) that starts a team
+   waits forever for its parent's pool threads; there every loop runs serially */
+#include <pthread.h>
+static int em_forked = 0;
+static void em_on_fork(void) { em_forked = 1; }
+__attribute__((constructor)) static void em_watch_fork(void) {
+  pthread_atfork(NULL, NULL, em_on_fork);
+}
 /* OpenMP's if() must name "parallel": a plain if() on "parallel for simd" disables SIMD */
-#define EM_REGION(n) if(parallel: (n) >= PARALLEL_MIN) num_threads(nt)
+#define EM_REGION(n) if(parallel: (n) >= PARALLEL_MIN && !em_forked) num_threads(nt)
 #define EM_PAR(n) EM_REGION(n) schedule(static)
 """
 

@@ -1,13 +1,14 @@
-"""``relu(linear(x, w, b))`` at a few rows becomes one ``fused`` node: one C kernel call.
+"""``relu(linear(x, w, b))`` becomes one ``fused`` node: one C kernel call.
 
 At batch 1 a linear layer costs more in calls than in math, and its relu is one more call
-and one more array. The pair is rewritten when
+and one more array; at a few hundred rows the relu is one more pass over the output,
+which the GEMM's tile applies while it is still in registers. The pair is rewritten when
 
 * the relu is the linear's only reader and no side-effect node lies between them;
 * neither runs with a real ctx (no ``backward`` node reads what they saved);
-* the linear's result is 2-D float32/float64, small enough for the kernel
-  (``ember.backend.cext.linear_fits``: a few rows), and the kernel builds here
-  (``ember.backend.cext.linear_kernel``: a C compiler, ``EMBER_JIT_BACKEND`` not ``numpy``).
+* the linear's result is 2-D float32/float64 of a size a C kernel takes
+  (``ember.backend.cgemm.c_linear_fits``), and the kernels build here (a C compiler,
+  ``EMBER_JIT_BACKEND`` not ``numpy``).
 
 The relu node becomes the fused node (its name, shape and dtype stay); its ``target`` is a
 :class:`LinearActExecutor` called on the linear's arguments. The executor hands the arrays
@@ -46,8 +47,8 @@ _FLOATS = ("float32", "float64")
 class LinearActExecutor:
     """Runs ``relu(linear(x, w[, b]))``: ``executor(x, w, b=None) -> array``.
 
-    ``kernel`` is ``ember.backend.cext.linear_kernel()``; arrays it refuses (TypeError or
-    ValueError: another dtype, strides, a broadcast bias) go through the ops' forwards.
+    ``kernel`` is ``ember.backend.cgemm.c_linear``; arrays it has no kernel for (it returns
+    None: another dtype, size or layout, a broadcast bias) go through the ops' forwards.
     """
 
     ops = ("linear", "relu")
@@ -62,10 +63,10 @@ class LinearActExecutor:
         return f"linear_act[{','.join(self.ops)}]"
 
     def __call__(self, x, w, b=None):
-        try:
-            return self.kernel(x, w, b, None, True)
-        except (TypeError, ValueError):
-            return self._relu(NULL_CTX, self._linear(NULL_CTX, x, w, b))
+        out = self.kernel(x, w, b, True) if x.ndim == 2 and w.ndim == 2 else None
+        if out is None:
+            out = self._relu(NULL_CTX, self._linear(NULL_CTX, x, w, b))
+        return out
 
 
 def _pair(relu: Node, info: Info) -> Node | None:
@@ -85,8 +86,8 @@ def _pair(relu: Node, info: Info) -> Node | None:
     if lin.dtype not in _FLOATS or relu.dtype != lin.dtype or lin.shape is None or \
             len(lin.shape) != 2 or w.shape is None or len(w.shape) != 2:
         return None
-    from ...backend.cext import linear_fits
-    if not linear_fits(lin.shape[0], *w.shape):
+    from ...backend.cgemm import c_linear_fits
+    if not c_linear_fits(lin.shape[0], *w.shape):
         return None
     start, end = info.index[lin], info.index[relu]
     if any(n.kind in SIDE_EFFECTS for n in info.graph.nodes[start + 1:end]):
@@ -101,14 +102,14 @@ def linear_act(graph: Graph, _copy: bool = True) -> Graph:
     pairs = [(lin, n) for n in g.nodes if (lin := _pair(n, info)) is not None]
     if not pairs:
         return g
-    from ...backend import cext
+    from ...backend import cext, cgemm
     try:
-        kernel = cext.linear_kernel()
+        built = cext.linear_kernel() is not None and cgemm.gemm_kernel() is not None
     except RuntimeError:  # EMBER_JIT_BACKEND=c without a compiler: the graph stays as is
         return g
-    if kernel is None:
+    if not built:
         return g
-    ex = LinearActExecutor(kernel)
+    ex = LinearActExecutor(cgemm.c_linear)
     for lin, relu in pairs:
         relu.kind = "fused"
         relu.target = ex

@@ -21,8 +21,8 @@ __all__ = ["linear", "bilinear", "identity", "dropout", "dropout1d", "dropout2d"
            "alpha_dropout", "feature_alpha_dropout", "embedding", "embedding_bag", "one_hot",
            "normalize", "cosine_similarity", "pairwise_distance"]
 
-#: ember.backend.cext once imported (on first use: it loads the compiler machinery)
-_cext = None
+#: ember.backend.cgemm once imported (on first use: it loads the compiler machinery)
+_cgemm = None
 
 _TYPE_WORD = {"f": "Float", "i": "Long", "u": "Byte", "b": "Bool"}
 
@@ -35,28 +35,22 @@ def _dtype_word(dt) -> str:
 # ---------------------------------------------------------------- linear
 
 
-def _small_linear(x, w, b):
-    """``x @ w.T + b`` by the C kernel of ``ember.backend.cext`` for 2-D ``x`` of a few rows,
-    or None where it does not apply (no C compiler, other dtypes or layouts): at batch 1
-    BLAS's call and blocking cost more than the math."""
-    global _cext
-    if _cext is None:
-        from ...backend import cext as _cext
-    if x.dtype.char not in "fd" or not _cext.linear_fits(x.shape[0], w.shape[0], w.shape[1]):
+def _c_linear(x, w, b):
+    """``x @ w.T + b`` by a C kernel of ``ember.backend.cgemm`` for 2-D ``x`` (a flattened
+    batch), or None where none applies (no C compiler, other dtypes, sizes or layouts): up
+    to mid-sized layers they beat BLAS's call, blocking and threading."""
+    global _cgemm
+    if _cgemm is None:
+        from ...backend import cgemm as _cgemm
+    if x.dtype.char not in "fd" or not _cgemm.c_linear_fits(x.shape[0], *w.shape):
         return None
-    k = _cext.linear_kernel()
-    if k is None:
-        return None
-    try:
-        return k(x, w, b, xp.empty((x.shape[0], w.shape[0]), x.dtype), False)
-    except (TypeError, ValueError):
-        return None  # a layout the kernel refuses (strided, misaligned, a broadcast bias)
+    return _cgemm.c_linear(x, w, b)
 
 
 @register
 class Linear(Op):
     """``x @ w.T + b`` as one GEMM on the flattened batch plus an in-place bias add; a C
-    kernel for 2-D inputs of a few rows (``ember.backend.cext.linear_kernel``)."""
+    kernel for 2-D inputs up to mid sizes (``ember.backend.cgemm.c_linear``)."""
 
     name = "linear"
 
@@ -72,10 +66,10 @@ class Linear(Op):
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and "
                                f"{'x'.join(str(s) for s in w.shape[::-1])})")
         ctx.save_for_backward(x, w)
-        if x.ndim == 2:
-            out = _small_linear(x, w, b)
+        if x.ndim >= 2:
+            out = _c_linear(x.reshape(-1, x.shape[-1]) if x.ndim > 2 else x, w, b)
             if out is not None:
-                return out
+                return out.reshape(x.shape[:-1] + (w.shape[0],)) if x.ndim > 2 else out
         if x.ndim > 2:
             out = xp.matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(x.shape[:-1] + (w.shape[0],))
         else:

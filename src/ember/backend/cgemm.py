@@ -1,0 +1,595 @@
+"""A packed, register-blocked GEMM in C for the linear layers of small models.
+
+OpenBLAS on a 2-core machine leaves most of the second core idle on the layers of a small
+MLP: at (256, 64) @ (64, 256) its two threads took longer than one (84 us against 73 us;
+torch's oneDNN: 36 us), because its threading is tuned for large matrices. This kernel
+is the textbook design (Goto's, BLIS's) cut down to what those sizes need:
+
+* both operands are packed, ``a`` into panels of ``MR`` rows and ``b`` into panels of
+  ``NR`` columns (zero-padded), from any strides, so ``x @ w.T`` needs no copy of ``w.T``;
+* a micro-kernel keeps an ``MR x NR`` tile of the output in registers (``2 * MR`` machine
+  vectors) and reads one row of the ``b`` panel and ``MR`` scalars of the ``a`` panel per
+  step of ``k``; written with GCC/Clang vector extensions, so it compiles to AVX-512,
+  AVX2 or NEON from one source;
+* ``k`` is cut into blocks of ``KC`` so a panel pair stays in L1/L2; the bias and relu are
+  applied to the tile in registers after the last block, as one pass over the output;
+* OpenMP threads split the packing and then the tiles, the GIL released meanwhile.
+
+The sums run in another order than BLAS's, so results differ by rounding only.
+
+* ``gemm_kernel()``: ``gemm(a, b, out, bias, relu, threads)`` of the module below, or None
+  where C is not available; ``gemm_fits(m, n, k)`` says where it is the faster path.
+* ``c_linear(x, w, b, relu)``: a linear layer by whichever C kernel fits its size (this
+  one, or ``cext.linear_kernel``'s dot products for a few rows), or None for NumPy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from . import cext
+from . import ckernels as _ck
+
+__all__ = ["gemm_kernel", "gemm_fits", "gemm_threads", "c_linear", "c_linear_fits"]
+
+#: below this many multiply-adds a second thread costs more (its wake-up, ~5 us) than it saves
+PARALLEL_MACS = 1 << 20
+#: above this many multiply-adds per call BLAS's deeper blocking and its own threads win
+MAX_MACS = 1 << 26
+
+_gemm: list = []           # [the module | None] once built
+#: os.cpu_count() reads the affinity mask each time: 5-10 us, as much as a small product
+_CORES = min(os.cpu_count() or 1, 8)
+
+
+def gemm_fits(m: int, n: int, k: int) -> bool:
+    """Whether ``gemm_kernel`` is the faster way to multiply (m, k) by (k, n): from a few
+    rows (below, ``cext.linear_kernel``'s dot products win) up to ``MAX_MACS``.
+
+    Example:
+        >>> from ember.backend import cgemm
+        >>> cgemm.gemm_fits(256, 256, 256), cgemm.gemm_fits(4096, 4096, 4096)
+        (True, False)
+    """
+    return m > cext.LINEAR_MAX_ROWS and 0 < m * n * k <= MAX_MACS
+
+
+def gemm_threads(m: int, n: int, k: int) -> int:
+    """Threads for one product of that size: every core (at most 8) from ``PARALLEL_MACS``
+    multiply-adds, else 1; ``EMBER_NUM_THREADS`` caps it.
+
+    Example:
+        >>> from ember.backend import cgemm
+        >>> cgemm.gemm_threads(16, 16, 16)
+        1
+    """
+    if m * n * k < PARALLEL_MACS:
+        return 1
+    cap = os.environ.get("EMBER_NUM_THREADS")
+    return max(1, min(_CORES, int(cap))) if cap else _CORES
+
+
+def gemm_kernel() -> Callable | None:
+    """The C function ``gemm(a, b, out, bias, relu, threads)``, or None where C is not
+    available.
+
+    It computes ``a @ b``, adds ``bias`` (shape (N,), or None), then takes
+    ``maximum(., 0)`` when ``relu`` is true (NaN stays NaN, as in the ``relu`` op), for
+    2-D ``a`` (M, K) and ``b`` (K, N) of any strides (so ``w.T`` is passed as the view it
+    is), all of one dtype, float32 or float64, into ``out``, a C-contiguous (M, N) array
+    sharing no memory with the inputs; ``out=None`` makes a new one. It returns ``out``.
+    Anything else raises TypeError (types, dtypes) or ValueError (shapes, layout,
+    overlap). ``threads`` OpenMP threads share the work (``gemm_threads``).
+
+    Example:
+        >>> import numpy as np
+        >>> from ember.backend import cgemm
+        >>> a, b = np.ones((20, 3), np.float32), np.ones((2, 3), np.float32)
+        >>> bias = np.array([1, -5], np.float32)
+        >>> k = cgemm.gemm_kernel()
+        >>> r = k(a, b.T, None, bias, True, 1) if k else np.maximum(a @ b.T + bias, 0)
+        >>> r[0].tolist(), r.shape
+        ([4.0, 0.0], (20, 2))
+    """
+    if not _gemm:
+        if not _ck.available():
+            if _ck._probe.get("ok") is False:   # no compiler: that will not change
+                _gemm.append(None)
+            return None
+        with _ck._lock:
+            if not _gemm:
+                _gemm.append(cext.build_module("_ember_gemm", _source()))
+    mod = _gemm[0]
+    return mod.gemm if mod is not None and not mod.backend_is_numpy() else None
+
+
+def c_linear_fits(m: int, n: int, k: int) -> bool:
+    """Whether ``c_linear`` has a kernel for ``m`` rows of a (n, k) weight.
+
+    Example:
+        >>> from ember.backend import cgemm
+        >>> cgemm.c_linear_fits(1, 10, 64), cgemm.c_linear_fits(256, 256, 64)
+        (True, True)
+    """
+    return cext.linear_fits(m, n, k) or gemm_fits(m, n, k)
+
+
+def c_linear(x, w, b=None, relu: bool = False):
+    """``x @ w.T + b``, then ``maximum(., 0)`` with ``relu``, by a C kernel, for 2-D ``x``
+    (M, K) and ``w`` (N, K) float32 or float64 arrays and ``b`` (N,) or None; or None where
+    no kernel applies (no compiler, ``EMBER_JIT_BACKEND=numpy``, another size, dtype or
+    layout), for the caller's NumPy code.
+
+    Example:
+        >>> import numpy as np
+        >>> from ember.backend import cgemm
+        >>> x, w = np.ones((40, 3), np.float32), np.ones((2, 3), np.float32)
+        >>> r = cgemm.c_linear(x, w, np.array([1, -5], np.float32), relu=True)
+        >>> (r if r is not None else np.maximum(x @ w.T + [1, -5], 0))[0].tolist()
+        [4.0, 0.0]
+    """
+    m, (n, k) = x.shape[0], w.shape
+    try:
+        if cext.linear_fits(m, n, k):
+            kern = cext.linear_kernel()
+            return kern(x, w, b, None, relu) if kern is not None else None
+        if gemm_fits(m, n, k):
+            kern = gemm_kernel()
+            return kern(x, w.T, None, b, relu, gemm_threads(m, n, k)) if kern else None
+    except (TypeError, ValueError):
+        pass    # a dtype or layout the kernel refuses: strided, misaligned, a broadcast bias
+    return None
+
+
+def _reset_for_tests() -> None:
+    with _ck._lock:
+        _gemm.clear()
+
+
+_PREAMBLE = r"""
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* EM_VB: bytes in one vector register; EM_MR: tile rows, so that the 2 * MR accumulators,
+   two vectors of b and one broadcast fit the register file (32 with AVX-512 and on
+   AArch64, 16 otherwise) */
+#if defined(__AVX512F__)
+#define EM_VB 64
+#define EM_MR 12
+#elif defined(__AVX__)
+#define EM_VB 32
+#define EM_MR 6
+#elif defined(__aarch64__)
+#define EM_VB 16
+#define EM_MR 12
+#else
+#define EM_VB 16
+#define EM_MR 6
+#endif
+/* GNU OpenMP is not fork-safe: a forked child (a DataLoader worker) that starts a team
+   waits forever for its parent's pool threads; there every product runs on one thread */
+#include <pthread.h>
+static int em_forked = 0;
+static void em_on_fork(void) { em_forked = 1; }
+#define EM_KC 256     /* k per block: a 12 x 256 a-panel (12 KB) stays in L1 */
+#define EM_ALIGN 64
+
+/* one scratch buffer kept between calls (a fresh multi-megabyte malloc is an mmap, and
+   its page faults cost more than small products); taken under the GIL, so a second
+   thread's call meanwhile gets a buffer of its own */
+static void *scratch = NULL;
+static size_t scratch_size = 0;
+static int scratch_busy = 0;
+
+static void *take_scratch(size_t size, int *owned) {
+  size = (size + EM_ALIGN - 1) / EM_ALIGN * EM_ALIGN;
+  if (!scratch_busy) {
+    if (scratch_size < size) {
+      free(scratch);
+      scratch = aligned_alloc(EM_ALIGN, size);
+      scratch_size = scratch ? size : 0;
+    }
+    if (scratch) {
+      scratch_busy = 1;
+      *owned = 0;
+      return scratch;
+    }
+  }
+  *owned = 1;
+  return aligned_alloc(EM_ALIGN, size);
+}
+
+static void give_scratch(void *p, int owned) {
+  if (owned) free(p);
+  else scratch_busy = 0;
+}
+"""
+
+_TEMPLATE = r"""
+#define L (EM_VB / (int)sizeof(T))
+typedef T V_SFX __attribute__((vector_size(EM_VB)));
+typedef long long VI_SFX __attribute__((vector_size(EM_VB)));
+
+static inline V_SFX load_SFX(const T *p) { V_SFX v; memcpy(&v, p, sizeof v); return v; }
+static inline void store_SFX(T *p, V_SFX v) { memcpy(p, &v, sizeof v); }
+
+/* relu as the op: v > 0 or NaN keeps v, anything else (negatives, -0) becomes +0 */
+static inline V_SFX relu_SFX(V_SFX v) {
+  VI_SFX keep = (VI_SFX)((v > 0) | (v != v));
+  return (V_SFX)((VI_SFX)v & keep);
+}
+
+static inline T relu1_SFX(T v) { return (v > 0 || v != v) ? v : 0; }
+
+/* The product is computed as C (rows x cols) = P (rows x k) @ Q (k x cols). P is read in
+   place one scalar at a time (element (i, k) at p[i*pri + k*pk]); Q is packed into
+   panels of nv vectors' worth of columns (zero past the last), read a vector at a time.
+   C's element (i, j) is at c[i*cri + j*crj]: out itself, or its transpose where the
+   caller swapped the operands (C^T = b^T @ a^T) because that packs or wastes less. */
+typedef struct {
+  const T *p; npy_intp pri, pk;
+  const T *q; npy_intp qk, qj;
+  npy_intp rows, cols, k;
+  T *c; npy_intp cri, crj;
+  const T *bias; int bias_on_rows;       /* bias per column of C, or per row */
+  int relu;
+  int nv;                                /* vectors per tile row: 2, or 1 for few columns */
+} prob_SFX;
+
+/* panel `panel` (nr = nv * L columns wide), k-block [k0, k0+kc): dst[k*nr + j]. k outer:
+   each row of the panel is written whole, and the columns it gathers from stay in L1 for
+   the next k. */
+static void pack_q_SFX(const prob_SFX *pr, npy_intp panel, npy_intp k0, npy_intp kc,
+                       T *restrict dst) {
+  const npy_intp w = pr->nv * L, j0 = panel * w;
+  const npy_intp nr = pr->cols - j0 < w ? pr->cols - j0 : w;
+  const npy_intp qk = pr->qk, qj = pr->qj;
+  const T *restrict src = pr->q + j0 * qj + k0 * qk;
+  for (npy_intp k = 0; k < kc; k++, dst += w, src += qk) {
+    for (npy_intp j = 0; j < nr; j++) dst[j] = src[j * qj];
+    for (npy_intp j = nr; j < w; j++) dst[j] = 0;
+  }
+}
+
+/* mr rows of P from row i0 (the last block: copied, zero-padded, to pad) */
+static const T *p_rows_SFX(const prob_SFX *pr, int mr, npy_intp i0, npy_intp k0,
+                           npy_intp kc, npy_intp *ri, npy_intp *rk, T *pad) {
+  const npy_intp left = pr->rows - i0;
+  if (left >= mr) {
+    *ri = pr->pri;
+    *rk = pr->pk;
+    return pr->p + i0 * pr->pri + k0 * pr->pk;
+  }
+  for (npy_intp k = 0; k < kc; k++)
+    for (npy_intp i = 0; i < mr; i++)
+      pad[k * mr + i] = i < left ? pr->p[(i0 + i) * pr->pri + (k0 + k) * pr->pk] : 0;
+  *ri = 1;
+  *rk = mr;
+  return pad;
+}
+
+/* the tile's outputs in t (MR x nv vectors), to C: on the first k-block written, on later
+   ones added; bias and relu after the last */
+static void tile_out_SFX(const prob_SFX *pr, const T *t, int mr_full, npy_intp i0,
+                         npy_intp j0, int first, int last) {
+  const npy_intp w = pr->nv * L;
+  const npy_intp mr = pr->rows - i0 < mr_full ? pr->rows - i0 : mr_full;
+  const npy_intp nr = pr->cols - j0 < w ? pr->cols - j0 : w;
+  const T *bias = last ? pr->bias : NULL;
+  const int relu = last && pr->relu;
+  T *c = pr->c + i0 * pr->cri + j0 * pr->crj;
+  /* j outer: with the operands swapped, C's rows are out's columns */
+  for (npy_intp j = 0; j < nr; j++)
+    for (npy_intp i = 0; i < mr; i++) {
+      T *cij = c + i * pr->cri + j * pr->crj;
+      T v = t[i * w + j];
+      if (!first) v += *cij;
+      if (bias) v += pr->bias_on_rows ? bias[i0 + i] : bias[j0 + j];
+      if (relu) v = relu1_SFX(v);
+      *cij = v;
+    }
+}
+
+TILES
+
+static size_t scratch_SFX(npy_intp rows, npy_intp cols, npy_intp k, int nt) {
+  const npy_intp kc = k < EM_KC ? k : EM_KC, w = 2 * L;
+  return ((size_t)((cols + w - 1) / w * w) + (size_t)nt * 2 * EM_MR) * (size_t)kc * sizeof(T);
+}
+
+/* Per k-block: Q's panels packed, split over the threads; then the tiles, row blocks
+   split over the threads. */
+static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
+  if (pr->k == 0) {
+    for (npy_intp i = 0; i < pr->rows; i++)
+      for (npy_intp j = 0; j < pr->cols; j++) {
+        T v = pr->bias ? pr->bias[pr->bias_on_rows ? i : j] : 0;
+        pr->c[i * pr->cri + j * pr->crj] = pr->relu ? relu1_SFX(v) : v;
+      }
+    return;
+  }
+  const int mr = EM_MR;
+  const npy_intp w = pr->nv * L;
+  const npy_intp pa = (pr->rows + mr - 1) / mr, pb = (pr->cols + w - 1) / w;
+  const npy_intp kcmax = pr->k < EM_KC ? pr->k : EM_KC;
+#pragma omp parallel num_threads(nt) if (nt > 1 && !em_forked)
+  {
+#ifdef _OPENMP
+    T *pad = buf + pb * w * kcmax + (npy_intp)omp_get_thread_num() * mr * kcmax;
+#else
+    T *pad = buf + pb * w * kcmax;
+#endif
+    for (npy_intp k0 = 0; k0 < pr->k; k0 += EM_KC) {
+      const npy_intp kc = pr->k - k0 < EM_KC ? pr->k - k0 : EM_KC;
+      const int first = k0 == 0, last = k0 + kc == pr->k;
+#pragma omp for schedule(static)
+      for (npy_intp j = 0; j < pb; j++) pack_q_SFX(pr, j, k0, kc, buf + j * w * kc);
+#pragma omp for schedule(static)
+      for (npy_intp i = 0; i < pa; i++) {
+        npy_intp ri, rk;
+        const T *a = p_rows_SFX(pr, mr, i * mr, k0, kc, &ri, &rk, pad);
+        for (npy_intp j = 0; j < pb; j++) {
+          const T *b = buf + j * w * kc;
+          if (pr->nv == 1)
+            tile1_SFX(pr, a, ri, rk, b, i * mr, j * w, kc, first, last);
+          else if (ri == 1 && rk == mr)    /* constant strides: a loop each */
+            tile2_SFX(pr, a, 1, EM_MR, b, i * mr, j * w, kc, first, last);
+          else if (rk == 1)
+            tile2_SFX(pr, a, ri, 1, b, i * mr, j * w, kc, first, last);
+          else
+            tile2_SFX(pr, a, ri, rk, b, i * mr, j * w, kc, first, last);
+        }
+      }
+    }
+  }
+}
+#undef L
+"""
+
+# One tile of C: MR rows of NV vectors, MR * NV accumulators (2 * EM_MR, what the register
+# file holds next to the loaded vectors), named by constant indices once the loops unroll,
+# so they stay in registers. Whole tiles of out itself are finished in registers; the
+# rest goes through tile_out.
+_TILE = r"""
+static inline __attribute__((always_inline)) void tileNV_SFX(
+    const prob_SFX *pr, const T *restrict a, npy_intp ri, npy_intp rk, const T *restrict b,
+    npy_intp i0, npy_intp j0, npy_intp kc, int first, int last) {
+  enum { MR = EM_MR };
+  V_SFX acc[MR][NV];
+  b = __builtin_assume_aligned(b, EM_ALIGN);
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) acc[i][v] = (V_SFX){0};
+  for (npy_intp k = 0; k < kc; k++) {
+    V_SFX bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) bv[v] = *(const V_SFX *)(b + (k * NV + v) * L);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; i++) {
+      const T s = a[i * ri + k * rk];
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; v++) acc[i][v] += s * bv[v];
+    }
+  }
+  if (pr->rows - i0 >= MR && pr->cols - j0 >= NV * L && pr->crj == 1 && !pr->bias_on_rows) {
+    const T *bias = last ? pr->bias : NULL;
+    T *c = pr->c + i0 * pr->cri + j0;
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; v++) {
+        T *cv = c + i * pr->cri + v * L;
+        V_SFX x = acc[i][v];
+        if (!first) x += load_SFX(cv);
+        if (bias) x += load_SFX(bias + j0 + v * L);
+        if (last && pr->relu) x = relu_SFX(x);
+        store_SFX(cv, x);
+      }
+    return;
+  }
+  T t[MR * NV * L] __attribute__((aligned(EM_ALIGN)));
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) store_SFX(t + (i * NV + v) * L, acc[i][v]);
+  tile_out_SFX(pr, t, MR, i0, j0, first, last);
+}
+"""
+
+_MODULE = r"""
+static int check_operand(PyObject *o, const char *what, int ndim) {
+  if (!PyArray_Check(o)) {
+    PyErr_Format(PyExc_TypeError, "gemm: %s must be a numpy.ndarray, not %.100s", what,
+                 Py_TYPE(o)->tp_name);
+    return 0;
+  }
+  PyArrayObject *x = (PyArrayObject *)o;
+  if (PyArray_NDIM(x) != ndim) {
+    PyErr_Format(PyExc_ValueError, "gemm: %s must have %d dimension(s), got %d", what, ndim,
+                 PyArray_NDIM(x));
+    return 0;
+  }
+  if (!PyArray_ISALIGNED(x) || PyArray_ISBYTESWAPPED(x)) {
+    PyErr_Format(PyExc_ValueError, "gemm: %s must be aligned and in native byte order", what);
+    return 0;
+  }
+  return 1;
+}
+
+/* the bytes an array's elements span (strides of any sign) */
+static void extent(PyArrayObject *x, const char **lo, const char **hi) {
+  const char *p = PyArray_BYTES(x), *q = p;
+  for (int d = 0; d < PyArray_NDIM(x); d++) {
+    const npy_intp span = (PyArray_DIM(x, d) - 1) * PyArray_STRIDE(x, d);
+    if (span < 0) p += span; else q += span;
+  }
+  *lo = p;
+  *hi = q + PyArray_ITEMSIZE(x);
+}
+
+static int overlaps(PyArrayObject *x, PyArrayObject *y) {
+  if (PyArray_SIZE(x) == 0 || PyArray_SIZE(y) == 0) return 0;
+  const char *a0, *a1, *b0, *b1;
+  extent(x, &a0, &a1);
+  extent(y, &b0, &b1);
+  return a0 < b1 && b0 < a1;
+}
+
+static npy_intp round_up(npy_intp x, npy_intp to) { return (x + to - 1) / to * to; }
+
+/* cycles, roughly, for C (rows x cols) = P @ Q: packing Q plus the padded tiles */
+static npy_intp cost(npy_intp rows, npy_intp cols, npy_intp k, npy_intp lanes) {
+  const npy_intp nr = cols <= lanes ? lanes : 2 * lanes;
+  const npy_intp mr = cols <= lanes ? 2 * EM_MR : EM_MR;
+  return k * cols + round_up(rows, mr) * round_up(cols, nr) * k / 24;
+}
+
+static PyObject *gemm(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+  if (nargs != 6) {
+    PyErr_Format(PyExc_TypeError,
+                 "gemm(a, b, out, bias, relu, threads) takes 6 arguments (%zd given)", nargs);
+    return NULL;
+  }
+  if (!check_operand(args[0], "a", 2) || !check_operand(args[1], "b", 2) ||
+      (args[2] != Py_None && !check_operand(args[2], "out", 2)) ||
+      (args[3] != Py_None && !check_operand(args[3], "bias", 1)))
+    return NULL;
+  const int relu = PyObject_IsTrue(args[4]);
+  if (relu < 0) return NULL;
+  long nt = PyLong_AsLong(args[5]);
+  if (nt == -1 && PyErr_Occurred()) return NULL;
+  if (nt < 1 || nt > 64) {
+    PyErr_Format(PyExc_ValueError, "gemm: threads must be in 1..64, got %ld", nt);
+    return NULL;
+  }
+  PyArrayObject *a = (PyArrayObject *)args[0], *b = (PyArrayObject *)args[1];
+  PyArrayObject *out = args[2] == Py_None ? NULL : (PyArrayObject *)args[2];
+  PyArrayObject *bias = args[3] == Py_None ? NULL : (PyArrayObject *)args[3];
+  const int type = PyArray_TYPE(a);
+  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || PyArray_TYPE(b) != type ||
+      (out && PyArray_TYPE(out) != type) || (bias && PyArray_TYPE(bias) != type)) {
+    PyErr_SetString(PyExc_TypeError,
+                    "gemm: a, b, out and bias must all be float32 or all float64");
+    return NULL;
+  }
+  const npy_intp m = PyArray_DIM(a, 0), k = PyArray_DIM(a, 1), n = PyArray_DIM(b, 1);
+  if (PyArray_DIM(b, 0) != k || (out && (PyArray_DIM(out, 0) != m || PyArray_DIM(out, 1) != n)) ||
+      (bias && PyArray_DIM(bias, 0) != n)) {
+    PyErr_SetString(PyExc_ValueError,
+                    "gemm: shapes must be a (M, K), b (K, N), out (M, N) and bias (N,)");
+    return NULL;
+  }
+  if (bias && !PyArray_IS_C_CONTIGUOUS(bias)) {
+    PyErr_SetString(PyExc_ValueError, "gemm: bias must be contiguous");
+    return NULL;
+  }
+  if (out) {
+    if (!PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out)) {
+      PyErr_SetString(PyExc_ValueError, "gemm: out must be C-contiguous and writeable");
+      return NULL;
+    }
+    if (overlaps(out, a) || overlaps(out, b) || (bias && overlaps(out, bias))) {
+      PyErr_SetString(PyExc_ValueError, "gemm: out must not share memory with a, b or bias");
+      return NULL;
+    }
+    Py_INCREF(out);
+  } else {
+    npy_intp dims[2] = {m, n};
+    out = (PyArrayObject *)PyArray_SimpleNew(2, dims, type);
+    if (!out) return NULL;
+  }
+  if (m == 0 || n == 0) return (PyObject *)out;
+  const npy_intp isz = PyArray_ITEMSIZE(a);
+  npy_intp st[4] = {PyArray_STRIDE(a, 0), PyArray_STRIDE(a, 1), PyArray_STRIDE(b, 0),
+                    PyArray_STRIDE(b, 1)};
+  for (int d = 0; d < 4; d++) {
+    if (st[d] % isz) {
+      Py_DECREF(out);
+      PyErr_SetString(PyExc_ValueError, "gemm: strides must be whole elements");
+      return NULL;
+    }
+    st[d] /= isz;
+  }
+  const npy_intp rsa = st[0], csa = st[1], rsb = st[2], csb = st[3];
+  /* C = a @ b, or C^T = b^T @ a^T: whichever costs less to pack (Q, one element a cycle)
+     and to multiply (the tiles, padded to whole tiles, at about 24 multiply-adds a
+     cycle), counting the scalar stores of a transposed C */
+  const npy_intp lanes = EM_VB / isz;
+  const int swap = cost(m, n, k, lanes) > cost(n, m, k, lanes) + m * n;
+  const char *da = PyArray_BYTES(a), *db = PyArray_BYTES(b);
+  typedef struct {
+    const void *p; npy_intp pri, pk; const void *q; npy_intp qk, qj, rows, cols;
+  } operands;
+  const operands g = swap ? (operands){db, csb, rsb, da, csa, rsa, n, m}
+                          : (operands){da, rsa, csa, db, rsb, csb, m, n};
+  const int nv = g.cols <= lanes ? 1 : 2;
+  const npy_intp cri = swap ? 1 : n, crj = swap ? n : 1;
+  const void *pbias = bias ? PyArray_DATA(bias) : NULL;
+  void *po = PyArray_DATA(out);
+  const size_t need = type == NPY_FLOAT ? scratch_f32(g.rows, g.cols, k, (int)nt)
+                                        : scratch_f64(g.rows, g.cols, k, (int)nt);
+  int owned;
+  void *buf = take_scratch(need, &owned);
+  if (!buf) {
+    Py_DECREF(out);
+    return PyErr_NoMemory();
+  }
+  Py_BEGIN_ALLOW_THREADS
+  if (type == NPY_FLOAT) {
+    prob_f32 pr = {g.p, g.pri, g.pk, g.q, g.qk, g.qj, g.rows, g.cols, k, po, cri, crj,
+                   pbias, swap, relu, nv};
+    gemm_f32(&pr, (int)nt, buf);
+  } else {
+    prob_f64 pr = {g.p, g.pri, g.pk, g.q, g.qk, g.qj, g.rows, g.cols, k, po, cri, crj,
+                   pbias, swap, relu, nv};
+    gemm_f64(&pr, (int)nt, buf);
+  }
+  Py_END_ALLOW_THREADS
+  give_scratch(buf, owned);
+  return (PyObject *)out;
+}
+
+/* EMBER_JIT_BACKEND=numpy (any case), read on each call as os.environ sets it (putenv) */
+static PyObject *backend_is_numpy(PyObject *self, PyObject *noargs) {
+  const char *v = getenv("EMBER_JIT_BACKEND"), *want = "numpy";
+  int same = v != NULL;
+  for (; same && *want; v++, want++) same = tolower((unsigned char)*v) == *want;
+  return PyBool_FromLong(same && *v == 0);
+}
+
+static PyMethodDef methods[] = {
+  {"backend_is_numpy", backend_is_numpy, METH_NOARGS,
+   "backend_is_numpy(): whether EMBER_JIT_BACKEND is numpy"},
+  {"gemm", (PyCFunction)(void (*)(void))gemm, METH_FASTCALL,
+   "gemm(a, b, out, bias, relu, threads): out = a @ b + bias, relu'd; see ember.backend.cgemm"},
+  {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ember_gemm", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__ember_gemm(void) {
+  import_array();
+  pthread_atfork(NULL, NULL, em_on_fork);
+  return PyModule_Create(&module);
+}
+"""
+
+
+def _source() -> str:
+    parts = [_PREAMBLE]
+    tiles = "".join(_TILE.replace("NV", str(nv))
+                    for nv in (1, 2))
+    body = _TEMPLATE.replace("TILES", tiles)
+    for ct, sfx in (("float", "f32"), ("double", "f64")):
+        parts.append(f"#define T {ct}\n{body.replace('_SFX', '_' + sfx)}#undef T\n")
+    parts.append(_MODULE)
+    return "".join(parts)
