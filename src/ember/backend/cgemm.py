@@ -34,7 +34,7 @@ from . import ckernels as _ck
 __all__ = ["gemm_kernel", "gemm_fits", "gemm_threads", "c_linear", "c_linear_fits"]
 
 #: below this many multiply-adds a second thread costs more (its wake-up, ~5 us) than it saves
-PARALLEL_MACS = 1 << 20
+PARALLEL_MACS = 1 << 19
 #: above this many multiply-adds per call BLAS's deeper blocking and its own threads win
 MAX_MACS = 1 << 26
 
@@ -155,6 +155,14 @@ _PREAMBLE = r"""
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector)
+#define EM_SHUFFLE 1
+#endif
+#endif
+#ifndef EM_SHUFFLE
+#define EM_SHUFFLE 0
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -248,15 +256,41 @@ typedef struct {
 /* panel `panel` (nr = nv * L columns wide), k-block [k0, k0+kc): dst[k*nr + j]. k outer:
    each row of the panel is written whole, and the columns it gathers from stay in L1 for
    the next k. */
+#if EM_SHUFFLE
+/* r[0..L) transposed in place: r[i][l] becomes r[l][i] (log2(L) rounds of swapping the
+   off-diagonal halves of ever smaller blocks) */
+static inline void transpose_SFX(V_SFX *r) {
+TRANSPOSE
+}
+#endif
+
+/* panel `panel` (nr = nv * L columns wide), k-block [k0, k0+kc): dst[k*nr + j]. Where Q's
+   columns run along k (w.T), L x L blocks are transposed in registers; elsewhere k outer:
+   each row of the panel is written whole while the columns it gathers from stay in L1. */
 static void pack_q_SFX(const prob_SFX *pr, npy_intp panel, npy_intp k0, npy_intp kc,
                        T *restrict dst) {
   const npy_intp w = pr->nv * L, j0 = panel * w;
   const npy_intp nr = pr->cols - j0 < w ? pr->cols - j0 : w;
   const npy_intp qk = pr->qk, qj = pr->qj;
   const T *restrict src = pr->q + j0 * qj + k0 * qk;
-  for (npy_intp k = 0; k < kc; k++, dst += w, src += qk) {
-    for (npy_intp j = 0; j < nr; j++) dst[j] = src[j * qj];
-    for (npy_intp j = nr; j < w; j++) dst[j] = 0;
+  npy_intp kdone = 0;
+#if EM_SHUFFLE
+  if (qk == 1 && nr == w) {
+    kdone = kc - kc % L;
+    for (npy_intp k = 0; k < kdone; k += L)
+      for (npy_intp j = 0; j < w; j += L) {
+        V_SFX r[L];
+        for (int l = 0; l < L; l++) r[l] = load_SFX(src + (j + l) * qj + k);
+        transpose_SFX(r);
+        for (int l = 0; l < L; l++) store_SFX(dst + (k + l) * w + j, r[l]);
+      }
+  }
+#endif
+  for (npy_intp k = kdone; k < kc; k++) {
+    T *d = dst + k * w;
+    const T *s = src + k * qk;
+    for (npy_intp j = 0; j < nr; j++) d[j] = s[j * qj];
+    for (npy_intp j = nr; j < w; j++) d[j] = 0;
   }
 }
 
@@ -301,13 +335,35 @@ static void tile_out_SFX(const prob_SFX *pr, const T *t, int mr_full, npy_intp i
 
 TILES
 
-static size_t scratch_SFX(npy_intp rows, npy_intp cols, npy_intp k, int nt) {
-  const npy_intp kc = k < EM_KC ? k : EM_KC, w = 2 * L;
-  return ((size_t)((cols + w - 1) / w * w) + (size_t)nt * 2 * EM_MR) * (size_t)kc * sizeof(T);
+/* elements of scratch per thread: one panel of Q and the padded last rows of P, rounded
+   so that every thread's panel starts aligned */
+static npy_intp per_thread_SFX(npy_intp kc) {
+  const npy_intp per = EM_ALIGN / (npy_intp)sizeof(T);
+  return ((2 * L + EM_MR) * kc + per - 1) / per * per;
 }
 
-/* Per k-block: Q's panels packed, split over the threads; then the tiles, row blocks
-   split over the threads. */
+static size_t scratch_SFX(npy_intp k, int nt) {
+  return (size_t)nt * (size_t)per_thread_SFX(k < EM_KC ? k : EM_KC) * sizeof(T);
+}
+
+/* the tile at (i0, j0) by the loop made for its strides of P */
+static void tile_SFX(const prob_SFX *pr, const T *a, npy_intp ri, npy_intp rk, const T *b,
+                     npy_intp i0, npy_intp j0, npy_intp kc, int first, int last) {
+  if (pr->nv == 1)
+    tile1_SFX(pr, a, ri, rk, b, i0, j0, kc, first, last);
+  else if (ri == 1 && rk == EM_MR)      /* constant strides: a loop each */
+    tile2_SFX(pr, a, 1, EM_MR, b, i0, j0, kc, first, last);
+  else if (rk == 1)
+    tile2_SFX(pr, a, ri, 1, b, i0, j0, kc, first, last);
+  else
+    tile2_SFX(pr, a, ri, rk, b, i0, j0, kc, first, last);
+}
+
+/* The row blocks are split over the threads; each thread packs every panel of Q itself,
+   into a panel of its own, and runs its row blocks against it while it is in L1. Packing
+   twice costs less than sharing: no barrier, no panel read from another core's cache,
+   and each thread's rows of C stay in its cache for the next layer, which splits its
+   rows the same way. */
 static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
   if (pr->k == 0) {
     for (npy_intp i = 0; i < pr->rows; i++)
@@ -321,35 +377,26 @@ static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
   const npy_intp w = pr->nv * L;
   const npy_intp pa = (pr->rows + mr - 1) / mr, pb = (pr->cols + w - 1) / w;
   const npy_intp kcmax = pr->k < EM_KC ? pr->k : EM_KC;
+  if (nt > pa) nt = (int)pa;
 #pragma omp parallel num_threads(nt) if (nt > 1 && !em_forked)
   {
 #ifdef _OPENMP
-    T *pad = buf + pb * w * kcmax + (npy_intp)omp_get_thread_num() * mr * kcmax;
+    const npy_intp tid = omp_get_thread_num(), team = omp_get_num_threads();
 #else
-    T *pad = buf + pb * w * kcmax;
+    const npy_intp tid = 0, team = 1;
 #endif
-    for (npy_intp k0 = 0; k0 < pr->k; k0 += EM_KC) {
-      const npy_intp kc = pr->k - k0 < EM_KC ? pr->k - k0 : EM_KC;
-      const int first = k0 == 0, last = k0 + kc == pr->k;
-#pragma omp for schedule(static)
-      for (npy_intp j = 0; j < pb; j++) pack_q_SFX(pr, j, k0, kc, buf + j * w * kc);
-#pragma omp for schedule(static)
-      for (npy_intp i = 0; i < pa; i++) {
-        npy_intp ri, rk;
-        const T *a = p_rows_SFX(pr, mr, i * mr, k0, kc, &ri, &rk, pad);
-        for (npy_intp j = 0; j < pb; j++) {
-          const T *b = buf + j * w * kc;
-          if (pr->nv == 1)
-            tile1_SFX(pr, a, ri, rk, b, i * mr, j * w, kc, first, last);
-          else if (ri == 1 && rk == mr)    /* constant strides: a loop each */
-            tile2_SFX(pr, a, 1, EM_MR, b, i * mr, j * w, kc, first, last);
-          else if (rk == 1)
-            tile2_SFX(pr, a, ri, 1, b, i * mr, j * w, kc, first, last);
-          else
-            tile2_SFX(pr, a, ri, rk, b, i * mr, j * w, kc, first, last);
+    T *panel = buf + tid * per_thread_SFX(kcmax), *pad = panel + w * kcmax;
+    const npy_intp i0 = pa * tid / team, i1 = pa * (tid + 1) / team;
+    npy_intp ri, rk;
+    for (npy_intp j = 0; j < pb; j++)
+      for (npy_intp k0 = 0; k0 < pr->k; k0 += EM_KC) {
+        const npy_intp kc = pr->k - k0 < EM_KC ? pr->k - k0 : EM_KC;
+        pack_q_SFX(pr, j, k0, kc, panel);
+        for (npy_intp i = i0; i < i1; i++) {
+          const T *a = p_rows_SFX(pr, mr, i * mr, k0, kc, &ri, &rk, pad);
+          tile_SFX(pr, a, ri, rk, panel, i * mr, j * w, kc, k0 == 0, k0 + kc == pr->k);
         }
       }
-    }
   }
 }
 #undef L
@@ -536,8 +583,7 @@ static PyObject *gemm(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   const npy_intp cri = swap ? 1 : n, crj = swap ? n : 1;
   const void *pbias = bias ? PyArray_DATA(bias) : NULL;
   void *po = PyArray_DATA(out);
-  const size_t need = type == NPY_FLOAT ? scratch_f32(g.rows, g.cols, k, (int)nt)
-                                        : scratch_f64(g.rows, g.cols, k, (int)nt);
+  const size_t need = type == NPY_FLOAT ? scratch_f32(k, (int)nt) : scratch_f64(k, (int)nt);
   int owned;
   void *buf = take_scratch(need, &owned);
   if (!buf) {
@@ -584,12 +630,31 @@ PyMODINIT_FUNC PyInit__ember_gemm(void) {
 """
 
 
+def _transpose(itemsize: int) -> str:
+    """C for ``transpose``, for each vector width: rounds b = L/2, ..., 1 swap lane blocks
+    of b between rows i and i + b with two-source shuffles (lanes of the second row count
+    from L)."""
+    out = []
+    for cond, vb in (("#if EM_VB == 64", 64), ("#elif EM_VB == 32", 32), ("#else", 16)):
+        lanes, b = vb // itemsize, vb // itemsize // 2
+        out.append(cond)
+        while b >= 1:
+            for i in (i for i in range(lanes) if not i & b):
+                lo = ", ".join(str(lanes + x - b if x & b else x) for x in range(lanes))
+                hi = ", ".join(str(lanes + x if x & b else x + b) for x in range(lanes))
+                out.append(f"  {{ const V_SFX x = __builtin_shufflevector(r[{i}], r[{i + b}], "
+                           f"{lo});\n    r[{i + b}] = __builtin_shufflevector(r[{i}], "
+                           f"r[{i + b}], {hi});\n    r[{i}] = x; }}")
+            b //= 2
+    return "\n".join(out + ["#endif"])
+
+
 def _source() -> str:
     parts = [_PREAMBLE]
-    tiles = "".join(_TILE.replace("NV", str(nv))
-                    for nv in (1, 2))
+    tiles = "".join(_TILE.replace("NV", str(nv)) for nv in (1, 2))
     body = _TEMPLATE.replace("TILES", tiles)
-    for ct, sfx in (("float", "f32"), ("double", "f64")):
-        parts.append(f"#define T {ct}\n{body.replace('_SFX', '_' + sfx)}#undef T\n")
+    for ct, sfx, size in (("float", "f32", 4), ("double", "f64", 8)):
+        typed = body.replace("TRANSPOSE", _transpose(size)).replace("_SFX", "_" + sfx)
+        parts.append(f"#define T {ct}\n{typed}#undef T\n")
     parts.append(_MODULE)
     return "".join(parts)
