@@ -203,6 +203,10 @@ def test_fits_and_threads(monkeypatch):
     assert cgemm.gemm_threads(256, 256, 256) == 1
     assert cgemm.c_linear_fits(1, 10, 64) and cgemm.c_linear_fits(300, 10, 64)
     assert not cgemm.c_linear_fits(4096, 4096, 8)
+    # one thread (the eager op, where BLAS may run next): products that want threads go
+    # to BLAS
+    assert not cgemm.c_linear_fits(256, 256, 256)
+    assert cgemm.c_linear_fits(256, 256, 256, parallel=True)
 
 
 def test_backend_env_numpy(gemm, monkeypatch):
@@ -219,7 +223,7 @@ def test_backend_env_numpy(gemm, monkeypatch):
 # ------------------------------------------------------------ the linear layers that use it
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-@pytest.mark.parametrize("m", [17, 64, 256])
+@pytest.mark.parametrize("m", [17, 64, 128])
 @pytest.mark.parametrize("bias", [True, False])
 def test_eager_linear_uses_it(gemm, dt, m, bias):
     rng = np.random.default_rng(m)
@@ -236,8 +240,10 @@ def test_eager_linear_uses_it(gemm, dt, m, bias):
 def test_eager_linear_falls_back_to_blas(gemm):
     x, w = np.ones((40, 8), np.float32), np.ones((4, 8), np.float32)
     big, wide = np.ones((4096, 64), np.float32), np.ones((2048, 64), np.float32)
+    mid = np.ones((256, 256), np.float32)
     for args in ((x.astype(np.float16), w.astype(np.float16), None),       # a dtype it lacks
                  (x, w, np.ones(1, np.float32)),                           # a broadcast bias
+                 (mid, mid, None),                                         # wants threads
                  (big, wide, None)):                                       # BLAS's size
         assert _layers._c_linear(*args) is None
         want = np.matmul(args[0], args[1].T)

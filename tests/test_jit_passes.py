@@ -671,24 +671,48 @@ def test_linear_act_one_kernel_call(linear_c, bias, dtype, m):
 
 
 def test_linear_act_left_alone(linear_c, monkeypatch):
-    keep = [_lin_relu_graph(also_return_linear=True),       # the linear is read twice
-            _lin_relu_graph(m=2, k=4096, n=32),              # too much work for few rows
+    keep = [_lin_relu_graph(m=2, k=4096, n=32),              # too much work for few rows
             _lin_relu_graph(m=4096, k=4096, n=8),            # BLAS's size
             _lin_relu_graph(dtype="float16")]
-    g = _lin_relu_graph()
-    g.add("guard", None, (g.nodes[0],), {"what": "shape", "expected": (1, 24), "site": "t"},
-          index=4)
-    keep.append(g)                                       # a side effect between them
     for g in keep:
         g.lint()
         assert linear_act(g).ops() == g.ops()
+    # no pair, but the linear alone still runs as a kernel call
+    apart = [_lin_relu_graph(also_return_linear=True)]     # the linear is read twice
+    g = _lin_relu_graph()
+    g.add("guard", None, (g.nodes[0],), {"what": "shape", "expected": (1, 24), "site": "t"},
+          index=4)
+    apart.append(g)                                      # a side effect between them
+    for g in apart:
+        g.lint()
+        out = linear_act(g)
+        out.lint()
+        assert out.ops() == ["relu"]
+        (lin,) = [n for n in out.nodes if n.kind == "fused"]
+        assert lin.name == "linear" and lin.kwargs["ops"] == "linear"
     monkeypatch.setenv("EMBER_JIT_BACKEND", "numpy")
     assert linear_act(_lin_relu_graph()).ops() == ["linear", "relu"]
 
 
+def test_linear_act_threads_only_without_other_blas(linear_c):
+    def chain(extra):
+        g = Graph()
+        x = g.placeholder("x", (64, 32), F32)
+        w = g.placeholder("w", (32, 32), F32)
+        y = g.call("relu", (g.call("linear", (x, w), {}, (64, 32), F32),), {}, (64, 32), F32)
+        if extra:
+            y = g.call("matmul", (y, w), {}, (64, 32), F32)
+        g.output((y,))
+        return linear_act(g)
+
+    (alone,) = [n.target for n in chain(False).nodes if n.kind == "fused"]
+    (mixed,) = [n.target for n in chain(True).nodes if n.kind == "fused"]
+    assert alone.parallel and not mixed.parallel
+
+
 def test_linear_act_executor_falls_back_to_the_ops(linear_c):
     x, w, b = _lin_arrays(2)
-    ex = LinearActExecutor(cgemm.c_linear)
+    ex = LinearActExecutor(cgemm.c_linear, relu=True)
 
     def ops(x, w, b=None):
         return OPS["relu"].forward(NULL_CTX, OPS["linear"].forward(NULL_CTX, x, w, b))
@@ -711,20 +735,26 @@ def _w5_mlp():
                                ember.nn.Linear(256, 10)).eval()
 
 
-def test_linear_act_traced_mlp_inference(linear_c):
-    model, x = _w5_mlp(), ember.randn(1, 64)
+@pytest.mark.parametrize("batch", [1, 256])
+def test_linear_act_traced_mlp_inference(linear_c, batch):
+    model, x = _w5_mlp(), ember.randn(batch, 64)
     with ember.no_grad():
         traced = ember.jit.trace(model, (x,))
         want = model(x)._data
         fused = [n for n in traced.graph.nodes if n.kind == "fused"]
-        assert [n.kwargs["ops"] for n in fused] == ["linear,relu"] * 2
-        assert traced.graph.ops() == ["linear"]
+        assert [n.kwargs["ops"] for n in fused] == ["linear,relu"] * 2 + ["linear"]
+        assert all(n.target.parallel for n in fused)        # nothing else runs BLAS
+        # the hidden layers write into kept buffers; the returned one is new each call
+        assert [n.kwargs.get("out") for n in fused] == [0, 1, None]
+        assert traced.graph.ops() == []
         traced.graph.lint()
-        assert "2 fused: 2 C" in traced.explain()
+        assert "3 fused: 3 C" in traced.explain()
+        first = traced(x)._data
         for _ in range(2):
-            np.testing.assert_allclose(traced(x)._data, want, rtol=1e-5, atol=1e-6)
-        x2 = ember.randn(1, 64)
-        np.testing.assert_allclose(traced(x2)._data, model(x2)._data, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(traced(x)._data, want, rtol=1e-5, atol=1e-5)
+        x2 = ember.randn(batch, 64)
+        np.testing.assert_allclose(traced(x2)._data, model(x2)._data, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(first, want, rtol=1e-5, atol=1e-5)
 
 
 def test_linear_act_then_fusion(linear_c):

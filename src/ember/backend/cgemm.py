@@ -104,22 +104,31 @@ def gemm_kernel() -> Callable | None:
     return mod.gemm if mod is not None and not mod.backend_is_numpy() else None
 
 
-def c_linear_fits(m: int, n: int, k: int) -> bool:
-    """Whether ``c_linear`` has a kernel for ``m`` rows of a (n, k) weight.
+def c_linear_fits(m: int, n: int, k: int, parallel: bool = False) -> bool:
+    """Whether ``c_linear`` has a kernel for ``m`` rows of a (n, k) weight (with
+    ``parallel=False``: on one thread, so up to ``PARALLEL_MACS``).
 
     Example:
         >>> from ember.backend import cgemm
-        >>> cgemm.c_linear_fits(1, 10, 64), cgemm.c_linear_fits(256, 256, 64)
+        >>> cgemm.c_linear_fits(1, 10, 64), cgemm.c_linear_fits(256, 256, 64, parallel=True)
         (True, True)
     """
-    return cext.linear_fits(m, n, k) or gemm_fits(m, n, k)
+    return cext.linear_fits(m, n, k) or (
+        gemm_fits(m, n, k) and (parallel or m * n * k < PARALLEL_MACS))
 
 
-def c_linear(x, w, b=None, relu: bool = False):
+def c_linear(x, w, b=None, relu: bool = False, parallel: bool = False, out=None):
     """``x @ w.T + b``, then ``maximum(., 0)`` with ``relu``, by a C kernel, for 2-D ``x``
     (M, K) and ``w`` (N, K) float32 or float64 arrays and ``b`` (N,) or None; or None where
     no kernel applies (no compiler, ``EMBER_JIT_BACKEND=numpy``, another size, dtype or
-    layout), for the caller's NumPy code.
+    layout), for the caller's NumPy code. ``out``: an (M, N) C-contiguous array to write
+    into (sharing no memory with the inputs), or None for a new one.
+
+    ``parallel`` lets the GEMM start OpenMP threads (``gemm_threads``). Only callers that
+    know no BLAS call runs between theirs should: OpenBLAS's worker threads and OpenMP's
+    spin-wait for a while after their work, and the two pools then fight over the cores
+    (an LSTM step mixing both ran 5x slower). Without it, products big enough to want
+    threads are left to BLAS.
 
     Example:
         >>> import numpy as np
@@ -133,10 +142,11 @@ def c_linear(x, w, b=None, relu: bool = False):
     try:
         if cext.linear_fits(m, n, k):
             kern = cext.linear_kernel()
-            return kern(x, w, b, None, relu) if kern is not None else None
-        if gemm_fits(m, n, k):
+            return kern(x, w, b, out, relu) if kern is not None else None
+        if c_linear_fits(m, n, k, parallel):
             kern = gemm_kernel()
-            return kern(x, w.T, None, b, relu, gemm_threads(m, n, k)) if kern else None
+            nt = gemm_threads(m, n, k) if parallel else 1
+            return kern(x, w.T, out, b, relu, nt) if kern else None
     except (TypeError, ValueError):
         pass    # a dtype or layout the kernel refuses: strided, misaligned, a broadcast bias
     return None

@@ -36,32 +36,9 @@ def _matmul_check(a, b) -> None:
                            f"{b.dtype}")
 
 
-#: ember.backend.cgemm once imported (on first use: it loads the compiler machinery)
-_cgemm = None
-
-
-def _mm(a, b):
-    """The 2-D product ``a @ b``: by ``ember.backend.cgemm``'s C kernel at the sizes where it
-    beats BLAS (float32/float64, up to mid-sized layers), else ``xp.matmul``."""
-    global _cgemm
-    if _cgemm is None:
-        from ..backend import cgemm as _cgemm
-    m, k = a.shape
-    n = b.shape[1]
-    if a.dtype.char in "fd" and _cgemm.gemm_fits(m, n, k):
-        kern = _cgemm.gemm_kernel()
-        if kern is not None:
-            try:
-                return kern(a, b, None, None, False, _cgemm.gemm_threads(m, n, k))
-            except (TypeError, ValueError):
-                pass            # a layout it refuses (misaligned, byte-swapped)
-    return xp.matmul(a, b)
-
-
 @register
 class Matmul(Op):
-    """``a @ b`` with NumPy's (and torch's) 1-D and batch-broadcast rules; 2-D products of
-    small and mid sizes by a C kernel (``ember.backend.cgemm``)."""
+    """``a @ b`` with NumPy's (and torch's) 1-D and batch-broadcast rules."""
 
     name = "matmul"
 
@@ -72,10 +49,8 @@ class Matmul(Op):
         if a.ndim > 2 and b.ndim == 2:
             # a stack times one matrix is one GEMM on the flattened stack (NumPy would run
             # one GEMM per matrix)
-            out = _mm(a.reshape(-1, a.shape[-1]), b)
+            out = xp.matmul(a.reshape(-1, a.shape[-1]), b)
             return out.reshape(a.shape[:-1] + (b.shape[-1],))
-        if a.ndim == 2 and b.ndim == 2:
-            return _mm(a, b)
         return xp.matmul(a, b)
 
     @staticmethod

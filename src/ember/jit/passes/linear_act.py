@@ -10,6 +10,11 @@ which the GEMM's tile applies while it is still in registers. The pair is rewrit
   (``ember.backend.cgemm.c_linear_fits``), and the kernels build here (a C compiler,
   ``EMBER_JIT_BACKEND`` not ``numpy``).
 
+A linear that meets the rest but has no such relu becomes a fused node of its own
+(``ops='linear'``). Where no BLAS op (``BLAS_OPS``) or ``backward`` node is left in the
+graph, the kernels may use OpenMP threads: the graph then never hands the cores from
+OpenMP's pool to OpenBLAS's (see ``ember.backend.cgemm.c_linear``).
+
 The relu node becomes the fused node (its name, shape and dtype stay); its ``target`` is a
 :class:`LinearActExecutor` called on the linear's arguments. The executor hands the arrays
 to the kernel, which checks them; where they do not qualify (a layout or dtype the kernel
@@ -44,29 +49,71 @@ __all__ = ["linear_act", "LinearActExecutor"]
 _FLOATS = ("float32", "float64")
 
 
+#: ops that run BLAS (or whole layers of it): a graph with any of them left keeps the C
+#: GEMM on one thread, so that OpenMP's and OpenBLAS's worker pools never meet
+BLAS_OPS = frozenset({"linear", "matmul", "einsum", "convolution", "convolution_backward_weight",
+                      "conv_transpose", "scaled_dot_product_attention", "rnn_cell_step",
+                      "rnn_layer", "linalg_inv", "linalg_solve"})
+
+
 class LinearActExecutor:
-    """Runs ``relu(linear(x, w[, b]))``: ``executor(x, w, b=None) -> array``.
+    """Runs ``relu(linear(x, w[, b]))`` (or, with ``relu=False``, ``linear`` alone):
+    ``executor(x, w, b=None) -> array``.
 
     ``kernel`` is ``ember.backend.cgemm.c_linear``; arrays it has no kernel for (it returns
     None: another dtype, size or layout, a broadcast bias) go through the ops' forwards.
+    ``parallel`` is passed on: whether the GEMM may use OpenMP threads. The memory pass
+    makes variants writing into a buffer kept between calls (``with_out``).
     """
 
-    ops = ("linear", "relu")
     backend = "c"
 
-    def __init__(self, kernel) -> None:
+    def __init__(self, kernel, relu: bool = True, parallel: bool = False) -> None:
         self.kernel = kernel
+        self.relu = relu
+        self.parallel = parallel
+        self.ops = ("linear", "relu") if relu else ("linear",)
+        self.out_buffer = None
         self._linear = OPS["linear"].forward
         self._relu = OPS["relu"].forward
 
     def __repr__(self) -> str:
         return f"linear_act[{','.join(self.ops)}]"
 
+    def with_out(self, buffer) -> LinearActExecutor:
+        """A copy that writes its result into ``buffer`` (a ``memory.Buffer``): a fresh
+        array of a few hundred KB costs its page faults on every call."""
+        new = LinearActExecutor(self.kernel, self.relu, self.parallel)
+        new.out_buffer = buffer
+        return new
+
     def __call__(self, x, w, b=None):
-        out = self.kernel(x, w, b, True) if x.ndim == 2 and w.ndim == 2 else None
+        out = None
+        if x.ndim == 2 and w.ndim == 2:
+            buf = self.out_buffer
+            dest = None if buf is None else buf.get((x.shape[0], w.shape[0]), x.dtype)
+            out = self.kernel(x, w, b, self.relu, self.parallel, dest)
         if out is None:
-            out = self._relu(NULL_CTX, self._linear(NULL_CTX, x, w, b))
+            out = self._linear(NULL_CTX, x, w, b)
+            if self.relu:
+                out = self._relu(NULL_CTX, out)
         return out
+
+
+def _linear_ok(lin: Node, info: Info) -> bool:
+    """Whether the linear node ``lin`` can run as a C kernel call."""
+    if lin.kind != "call" or lin.target != "linear" or lin.kwargs or lin in info.ctx:
+        return False
+    if "n_out" in lin.meta or len(lin.args) not in (2, 3):
+        return False
+    if not all(isinstance(a, Node) for a in lin.args):
+        return False
+    w = lin.args[1]
+    if lin.dtype not in _FLOATS or lin.shape is None or len(lin.shape) != 2 or \
+            w.shape is None or len(w.shape) != 2:
+        return False
+    from ...backend.cgemm import c_linear_fits
+    return c_linear_fits(lin.shape[0], *w.shape, parallel=True)
 
 
 def _pair(relu: Node, info: Info) -> Node | None:
@@ -76,18 +123,7 @@ def _pair(relu: Node, info: Info) -> Node | None:
     if len(relu.args) != 1 or not isinstance(relu.args[0], Node):
         return None
     lin = relu.args[0]
-    if lin.kind != "call" or lin.target != "linear" or lin.kwargs or lin in info.ctx:
-        return None
-    if info.users[lin] != [relu] or "n_out" in lin.meta or len(lin.args) not in (2, 3):
-        return None
-    if not all(isinstance(a, Node) for a in lin.args):
-        return None
-    w = lin.args[1]
-    if lin.dtype not in _FLOATS or relu.dtype != lin.dtype or lin.shape is None or \
-            len(lin.shape) != 2 or w.shape is None or len(w.shape) != 2:
-        return None
-    from ...backend.cgemm import c_linear_fits
-    if not c_linear_fits(lin.shape[0], *w.shape):
+    if not _linear_ok(lin, info) or info.users[lin] != [relu] or relu.dtype != lin.dtype:
         return None
     start, end = info.index[lin], info.index[relu]
     if any(n.kind in SIDE_EFFECTS for n in info.graph.nodes[start + 1:end]):
@@ -96,11 +132,14 @@ def _pair(relu: Node, info: Info) -> Node | None:
 
 
 def linear_act(graph: Graph, _copy: bool = True) -> Graph:
-    """A copy of ``graph`` with each qualifying ``relu(linear(...))`` one fused node."""
+    """A copy of ``graph`` with each qualifying ``relu(linear(...))``, and each other
+    qualifying ``linear``, one fused node."""
     g = graph.copy() if _copy else graph
     info = Info(g)
     pairs = [(lin, n) for n in g.nodes if (lin := _pair(n, info)) is not None]
-    if not pairs:
+    paired = {lin for lin, _ in pairs}
+    alone = [n for n in g.nodes if n not in paired and _linear_ok(n, info)]
+    if not pairs and not alone:
         return g
     from ...backend import cext, cgemm
     try:
@@ -109,15 +148,19 @@ def linear_act(graph: Graph, _copy: bool = True) -> Graph:
         return g
     if not built:
         return g
-    ex = LinearActExecutor(cgemm.c_linear)
-    for lin, relu in pairs:
-        relu.kind = "fused"
-        relu.target = ex
-        relu.args = lin.args
-        relu.kwargs = {"ops": ",".join(ex.ops), "backend": ex.backend}
-        meta = {"fused": [lin.name, relu.name]}
-        if "rg" in relu.meta:
-            meta["rg"] = relu.meta["rg"]
-        relu.meta = meta
+    taken = paired | set(alone)
+    parallel = not any(n.kind == "backward" or (n.kind == "call" and n.target in BLAS_OPS
+                                                 and n not in taken) for n in g.nodes)
+    for relu_ex in (True, False):
+        ex = LinearActExecutor(cgemm.c_linear, relu_ex, parallel)
+        for lin, node in (pairs if relu_ex else [(n, n) for n in alone]):
+            node.kind = "fused"
+            node.target = ex
+            node.args = lin.args
+            node.kwargs = {"ops": ",".join(ex.ops), "backend": ex.backend}
+            meta = {"fused": [lin.name, node.name] if relu_ex else [lin.name]}
+            if "rg" in node.meta:
+                meta["rg"] = node.meta["rg"]
+            node.meta = meta
     erase_nodes(g, [lin for lin, _ in pairs])
     return g

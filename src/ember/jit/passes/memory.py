@@ -6,7 +6,8 @@
   (``kwargs["inplace"]`` = the argument index; checked again at run time: the array must
   be a writeable C-contiguous array owning its memory, else a new one is made). The C
   executor is left out: its loops declare inputs and output ``restrict``.
-* Persistent buffers: a fused node whose value nobody can keep gets a buffer allocated on
+* Persistent buffers: a fused node (C or chunked elementwise, or a ``linear_act`` kernel
+  call) whose value nobody can keep gets a buffer allocated on
   the first call and reused by later calls (``kwargs["out"]`` = buffer id); nodes whose
   live ranges (definition to last use, by list index) do not overlap share one buffer.
   Kept by nobody means: every reader is a fused node, a guard or a call of an op that
@@ -30,6 +31,7 @@ import numpy as np
 from ..ir import Graph, Node
 from . import FRESH_OUTPUT, Info, is_view
 from .fusion import FusedExecutor
+from .linear_act import LinearActExecutor
 
 __all__ = ["memory", "Buffer"]
 
@@ -53,6 +55,8 @@ class Buffer:
 
 def _executor(n: Node):
     ex = n.target if n.kind == "fused" else None
+    if isinstance(ex, LinearActExecutor):
+        return ex
     return ex if isinstance(ex, FusedExecutor) and ex.mode in ("c", "chunks") else None
 
 
@@ -79,7 +83,7 @@ def memory(graph: Graph, _copy: bool = True) -> Graph:
     donated: set = set()
     for n in g.nodes:
         ex = _executor(n)
-        if ex is None or ex.mode != "chunks":
+        if ex is None or getattr(ex, "mode", None) != "chunks":
             continue
         for k, (a, kind) in enumerate(zip(n.args, ex.kinds)):
             if kind != "full" or a in donated or not _fresh_producer(a, info):
