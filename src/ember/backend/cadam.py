@@ -54,18 +54,7 @@ def adam_kernel() -> Callable | None:
         >>> p.tolist()
         [0.8999999761581421, 1.100000023841858]
     """
-    if not _adam:
-        # not built yet: ckernels' rules (EMBER_JIT_BACKEND=c raises without a compiler)
-        if not _ck.available():
-            if _ck._probe.get("ok") is False:   # no compiler: that will not change
-                _adam.append(None)
-            return None
-        with _ck._lock:
-            if not _adam:
-                _adam.append(cext.build_module("_ember_adam", _source()))
-    mod = _adam[0]
-    # the module reads EMBER_JIT_BACKEND with C getenv: os.environ.get costs ~1 us
-    return mod.adam if mod is not None and not mod.backend_is_numpy() else None
+    return cext.module_function(_adam, "_ember_adam", _source, "adam")
 
 
 def _reset_for_tests() -> None:
@@ -241,17 +230,9 @@ static PyObject *adam(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   Py_RETURN_NONE;
 }
 
-/* EMBER_JIT_BACKEND=numpy (any case), read on each call as os.environ sets it (putenv) */
-static PyObject *backend_is_numpy(PyObject *self, PyObject *noargs) {
-  const char *v = getenv("EMBER_JIT_BACKEND"), *want = "numpy";
-  int same = v != NULL;
-  for (; same && *want; v++, want++) same = tolower((unsigned char)*v) == *want;
-  return PyBool_FromLong(same && *v == 0);
-}
-
+BACKEND_SWITCH_C
 static PyMethodDef methods[] = {
-  {"backend_is_numpy", backend_is_numpy, METH_NOARGS,
-   "backend_is_numpy(): whether EMBER_JIT_BACKEND is numpy"},
+  EM_BACKEND_METHOD,
   {"adam", (PyCFunction)(void (*)(void))adam, METH_FASTCALL,
    "adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps, "
    "weight_decay, step, maximize, decoupled): one Adam step in place; see "
@@ -273,5 +254,5 @@ def _source() -> str:
     for ct, sfx, sqrt in (("float", "f32", "sqrtf"), ("double", "f64", "sqrt")):
         body = _TEMPLATE.replace("_SFX", "_" + sfx)
         parts.append(f"#define T {ct}\n#define SQRT {sqrt}\n{body}#undef T\n#undef SQRT\n")
-    parts.append(_MODULE)
+    parts.append(_MODULE.replace("BACKEND_SWITCH_C", cext.BACKEND_SWITCH_C))
     return "".join(parts)

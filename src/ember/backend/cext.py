@@ -43,6 +43,21 @@ LINEAR_MAX_MACS = 1 << 17
 
 # contraction into fused multiply-adds is what BLAS does too; -ffast-math stays off
 _EXT_FLAGS = ("-ffp-contract=fast",)
+
+#: C for a module's ``backend_is_numpy()`` (put before its method table, which lists
+#: ``EM_BACKEND_METHOD``): EMBER_JIT_BACKEND=numpy (any case), read with C getenv on each
+#: call, as os.environ sets it (putenv); os.environ.get costs ~1 us
+BACKEND_SWITCH_C = r"""
+static PyObject *backend_is_numpy(PyObject *self, PyObject *noargs) {
+  const char *v = getenv("EMBER_JIT_BACKEND"), *want = "numpy";
+  int same = v != NULL;
+  for (; same && *want; v++, want++) same = tolower((unsigned char)*v) == *want;
+  return PyBool_FromLong(same && *v == 0);
+}
+#define EM_BACKEND_METHOD {"backend_is_numpy", backend_is_numpy, METH_NOARGS, \
+  "backend_is_numpy(): whether EMBER_JIT_BACKEND is numpy"}
+"""
+
 _modules: dict[str, types.ModuleType] = {}
 _linear: list = []         # [the linear module | None] once built
 
@@ -140,18 +155,32 @@ def linear_kernel() -> Callable | None:
         >>> (k(x, w, b, None, True) if k else np.maximum(x @ w.T + b, 0)).tolist()
         [[4.0, 0.0]]
     """
-    if not _linear:
-        # not built yet: ckernels' rules (EMBER_JIT_BACKEND=c raises without a compiler)
+    return module_function(_linear, "_ember_linear", _linear_source, "linear")
+
+
+def module_function(cache: list, name: str, source: Callable[[], str], attr: str
+                    ) -> Callable | None:
+    """Function ``attr`` of extension module ``name``, built from ``source()`` on first use
+    and kept in ``cache`` (a list, empty until then); None where C is not available or
+    ``EMBER_JIT_BACKEND`` is ``numpy`` (the module must define ``BACKEND_SWITCH_C``).
+    ckernels' rules apply: ``EMBER_JIT_BACKEND=c`` raises without a compiler.
+
+    Example:
+        >>> from ember.backend import cext
+        >>> k = cext.module_function([], "_ember_linear", cext._linear_source, "linear")
+        >>> k is None or callable(k)
+        True
+    """
+    if not cache:
         if not _ck.available():
             if _ck._probe.get("ok") is False:   # no compiler: that will not change
-                _linear.append(None)
+                cache.append(None)
             return None
         with _ck._lock:
-            if not _linear:
-                _linear.append(build_module("_ember_linear", _linear_source()))
-    mod = _linear[0]
-    # the module reads EMBER_JIT_BACKEND with C getenv: os.environ.get costs ~1 us
-    return mod.linear if mod is not None and not mod.backend_is_numpy() else None
+            if not cache:
+                cache.append(build_module(name, source()))
+    mod = cache[0]
+    return getattr(mod, attr) if mod is not None and not mod.backend_is_numpy() else None
 
 
 def linear_fits(rows: int, out_features: int, in_features: int) -> bool:
@@ -356,17 +385,9 @@ static PyObject *linear(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
   return (PyObject *)out;
 }
 
-/* EMBER_JIT_BACKEND=numpy (any case), read on each call as os.environ sets it (putenv) */
-static PyObject *backend_is_numpy(PyObject *self, PyObject *noargs) {
-  const char *v = getenv("EMBER_JIT_BACKEND"), *want = "numpy";
-  int same = v != NULL;
-  for (; same && *want; v++, want++) same = tolower((unsigned char)*v) == *want;
-  return PyBool_FromLong(same && *v == 0);
-}
-
+BACKEND_SWITCH_C
 static PyMethodDef methods[] = {
-  {"backend_is_numpy", backend_is_numpy, METH_NOARGS,
-   "backend_is_numpy(): whether EMBER_JIT_BACKEND is numpy"},
+  EM_BACKEND_METHOD,
   {"linear", (PyCFunction)(void (*)(void))linear, METH_FASTCALL,
    "linear(x, w, b, out, relu): out = x @ w.T + b, relu'd; see ember.backend.cext"},
   {NULL, NULL, 0, NULL}};
@@ -415,5 +436,5 @@ def _linear_source() -> str:
         body = _LINEAR_TEMPLATE.replace("HSUM_SHUFFLES", _hsum_shuffles(ct))
         body = body.replace("_SFX", "_" + sfx)
         parts.append(f"#define T {ct}\n{body}#undef T\n#undef L\n")
-    parts.append(_LINEAR_MODULE)
+    parts.append(_LINEAR_MODULE.replace("BACKEND_SWITCH_C", BACKEND_SWITCH_C))
     return "".join(parts)

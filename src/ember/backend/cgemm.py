@@ -92,16 +92,7 @@ def gemm_kernel() -> Callable | None:
         >>> r[0].tolist(), r.shape
         ([4.0, 0.0], (20, 2))
     """
-    if not _gemm:
-        if not _ck.available():
-            if _ck._probe.get("ok") is False:   # no compiler: that will not change
-                _gemm.append(None)
-            return None
-        with _ck._lock:
-            if not _gemm:
-                _gemm.append(cext.build_module("_ember_gemm", _source()))
-    mod = _gemm[0]
-    return mod.gemm if mod is not None and not mod.backend_is_numpy() else None
+    return cext.module_function(_gemm, "_ember_gemm", _source, "gemm")
 
 
 def c_linear_fits(m: int, n: int, k: int, parallel: bool = False) -> bool:
@@ -615,17 +606,9 @@ static PyObject *gemm(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   return (PyObject *)out;
 }
 
-/* EMBER_JIT_BACKEND=numpy (any case), read on each call as os.environ sets it (putenv) */
-static PyObject *backend_is_numpy(PyObject *self, PyObject *noargs) {
-  const char *v = getenv("EMBER_JIT_BACKEND"), *want = "numpy";
-  int same = v != NULL;
-  for (; same && *want; v++, want++) same = tolower((unsigned char)*v) == *want;
-  return PyBool_FromLong(same && *v == 0);
-}
-
+BACKEND_SWITCH_C
 static PyMethodDef methods[] = {
-  {"backend_is_numpy", backend_is_numpy, METH_NOARGS,
-   "backend_is_numpy(): whether EMBER_JIT_BACKEND is numpy"},
+  EM_BACKEND_METHOD,
   {"gemm", (PyCFunction)(void (*)(void))gemm, METH_FASTCALL,
    "gemm(a, b, out, bias, relu, threads): out = a @ b + bias, relu'd; see ember.backend.cgemm"},
   {NULL, NULL, 0, NULL}};
@@ -666,5 +649,5 @@ def _source() -> str:
     for ct, sfx, size in (("float", "f32", 4), ("double", "f64", 8)):
         typed = body.replace("TRANSPOSE", _transpose(size)).replace("_SFX", "_" + sfx)
         parts.append(f"#define T {ct}\n{typed}#undef T\n")
-    parts.append(_MODULE)
+    parts.append(_MODULE.replace("BACKEND_SWITCH_C", cext.BACKEND_SWITCH_C))
     return "".join(parts)
