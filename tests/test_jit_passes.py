@@ -17,7 +17,7 @@ from ember.jit.passes.constfold import constfold
 from ember.jit.passes.cse import cse, value_key
 from ember.jit.passes.dce import dce
 from ember.jit.passes.fusion import FusedExecutor, fusion
-from ember.jit.passes.linear_act import LinearActExecutor, linear_act
+from ember.jit.passes.linear_act import GemmExecutor, LinearActExecutor, linear_act
 from ember.jit.passes.memory import memory
 from ember.jit.passes.simplify import simplify
 from ember.ops.registry import NULL_CTX, OPS
@@ -581,9 +581,12 @@ def test_outputs_never_get_a_reused_buffer(backend, monkeypatch):
     np.testing.assert_array_equal(r1._data, keep)
     assert not np.shares_memory(r1._data, r2._data)
     np.testing.assert_allclose(r2._data, _mlp(x2, w)._data, rtol=1e-5, atol=1e-6)
-    fused = [n for n in c.graph.nodes if n.kind == "fused"]
+    fused = [n for n in c.graph.nodes if n.kind == "fused" and n.kwargs["ops"] != "matmul"]
     assert [("out" in n.kwargs) for n in fused] == [True, False]
     assert "inplace" not in fused[1].kwargs or backend == "numpy"
+    # with C, the product is a GEMM call whose result (read by the fused exp) is kept too
+    products = [n for n in c.graph.nodes if n.kind == "fused" and n.kwargs["ops"] == "matmul"]
+    assert [("out" in n.kwargs) for n in products] == ([True] if backend == "c" else [])
 
 
 def test_memory_shares_buffers_between_disjoint_ranges_and_inplace(monkeypatch):
@@ -700,14 +703,41 @@ def test_linear_act_threads_only_without_other_blas(linear_c):
         x = g.placeholder("x", (64, 32), F32)
         w = g.placeholder("w", (32, 32), F32)
         y = g.call("relu", (g.call("linear", (x, w), {}, (64, 32), F32),), {}, (64, 32), F32)
-        if extra:
-            y = g.call("matmul", (y, w), {}, (64, 32), F32)
-        g.output((y,))
+        outs = (y,)
+        if extra:       # a batched product: BLAS's
+            z = g.placeholder("z", (4, 32, 32), F32)
+            outs += (g.call("matmul", (z, z), {}, (4, 32, 32), F32),)
+        g.output(outs)
         return linear_act(g)
 
     (alone,) = [n.target for n in chain(False).nodes if n.kind == "fused"]
     (mixed,) = [n.target for n in chain(True).nodes if n.kind == "fused"]
     assert alone.parallel and not mixed.parallel
+
+
+def test_linear_act_takes_2d_products(linear_c):
+    """2-D matmuls (a recorded backward's) become GEMM calls; others stay the op."""
+    g = Graph()
+    a = g.placeholder("a", (40, 30), F32)
+    b = g.placeholder("b", (20, 30), F32)
+    z = g.placeholder("z", (3, 4, 4), F32)
+    t = g.call("swap_last", (b,), {}, (30, 20), F32)
+    p = g.call("matmul", (a, t), {}, (40, 20), F32)
+    q = g.call("matmul", (z, z), {}, (3, 4, 4), F32)
+    g.output((p, q))
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal(s).astype(np.float32) for s in ((40, 30), (20, 30), (3, 4, 4))]
+    out = check_pass(linear_act, g, *args, exact=False)
+    (prod,) = [n for n in out.nodes if n.kind == "fused"]
+    assert prod.kwargs["ops"] == "matmul" and isinstance(prod.target, GemmExecutor)
+    assert out.ops().count("matmul") == 1                 # the batched one
+    ex = prod.target
+    half = (args[0].astype(np.float16), args[1].T.astype(np.float16))
+    np.testing.assert_array_equal(ex(*half), np.matmul(*half))       # the op's result
+    with pytest.raises(RuntimeError, match="inner dimensions"):      # and its errors
+        ex(args[0], args[1])
+    with pytest.raises(RuntimeError, match="same dtype"):
+        ex(args[0], args[1].T.astype(np.float64))
 
 
 def test_linear_act_executor_falls_back_to_the_ops(linear_c):

@@ -347,24 +347,33 @@ static size_t scratch_SFX(npy_intp k, int nt) {
   return (size_t)nt * (size_t)per_thread_SFX(k < EM_KC ? k : EM_KC) * sizeof(T);
 }
 
-/* the tile at (i0, j0) by the loop made for its strides of P */
+/* the tile at (i0, j0) by the loop made for its strides of P: one of them constant (1,
+   or MR for a padded copy) keeps the addresses in a few registers */
 static void tile_SFX(const prob_SFX *pr, const T *a, npy_intp ri, npy_intp rk, const T *b,
                      npy_intp i0, npy_intp j0, npy_intp kc, int first, int last) {
-  if (pr->nv == 1)
-    tile1_SFX(pr, a, ri, rk, b, i0, j0, kc, first, last);
-  else if (ri == 1 && rk == EM_MR)      /* constant strides: a loop each */
+  if (pr->nv == 1) {
+    if (ri == 1) tile1_SFX(pr, a, 1, rk, b, i0, j0, kc, first, last);
+    else if (rk == 1) tile1_SFX(pr, a, ri, 1, b, i0, j0, kc, first, last);
+    else tile1_SFX(pr, a, ri, rk, b, i0, j0, kc, first, last);
+  } else if (ri == 1 && rk == EM_MR) {
     tile2_SFX(pr, a, 1, EM_MR, b, i0, j0, kc, first, last);
-  else if (rk == 1)
+  } else if (ri == 1) {
+    tile2_SFX(pr, a, 1, rk, b, i0, j0, kc, first, last);
+  } else if (rk == 1) {
     tile2_SFX(pr, a, ri, 1, b, i0, j0, kc, first, last);
-  else
+  } else {
     tile2_SFX(pr, a, ri, rk, b, i0, j0, kc, first, last);
+  }
 }
 
-/* The row blocks are split over the threads; each thread packs every panel of Q itself,
-   into a panel of its own, and runs its row blocks against it while it is in L1. Packing
-   twice costs less than sharing: no barrier, no panel read from another core's cache,
-   and each thread's rows of C stay in its cache for the next layer, which splits its
-   rows the same way. */
+/* With row blocks enough for every thread (ROWS_PER_THREAD), they are split over the
+   threads, and each thread packs every panel of Q itself, into a panel of its own, and
+   runs its row blocks against it while it is in L1. Packing twice costs less than
+   sharing: no barrier, no panel read from another core's cache, and each thread's rows
+   of C stay in its cache for the next layer, which splits its rows the same way. With
+   few row blocks (a batch of 64) the packing would cost as much as the tiles: the panels
+   are split over the threads instead, each packed once. */
+#define ROWS_PER_THREAD 8
 static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
   if (pr->k == 0) {
     for (npy_intp i = 0; i < pr->rows; i++)
@@ -378,7 +387,8 @@ static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
   const npy_intp w = pr->nv * L;
   const npy_intp pa = (pr->rows + mr - 1) / mr, pb = (pr->cols + w - 1) / w;
   const npy_intp kcmax = pr->k < EM_KC ? pr->k : EM_KC;
-  if (nt > pa) nt = (int)pa;
+  const int by_rows = pa >= ROWS_PER_THREAD * nt || pb < nt;
+  if (nt > (by_rows ? pa : pb)) nt = (int)(by_rows ? pa : pb);
 #pragma omp parallel num_threads(nt) if (nt > 1 && !em_forked)
   {
 #ifdef _OPENMP
@@ -387,9 +397,12 @@ static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
     const npy_intp tid = 0, team = 1;
 #endif
     T *panel = buf + tid * per_thread_SFX(kcmax), *pad = panel + w * kcmax;
-    const npy_intp i0 = pa * tid / team, i1 = pa * (tid + 1) / team;
+    const npy_intp n_part = by_rows ? pa : pb;
+    const npy_intp p0 = n_part * tid / team, p1 = n_part * (tid + 1) / team;
+    const npy_intp i0 = by_rows ? p0 : 0, i1 = by_rows ? p1 : pa;
+    const npy_intp j0 = by_rows ? 0 : p0, j1 = by_rows ? pb : p1;
     npy_intp ri, rk;
-    for (npy_intp j = 0; j < pb; j++)
+    for (npy_intp j = j0; j < j1; j++)
       for (npy_intp k0 = 0; k0 < pr->k; k0 += EM_KC) {
         const npy_intp kc = pr->k - k0 < EM_KC ? pr->k - k0 : EM_KC;
         pack_q_SFX(pr, j, k0, kc, panel);

@@ -11,9 +11,11 @@ which the GEMM's tile applies while it is still in registers. The pair is rewrit
   ``EMBER_JIT_BACKEND`` not ``numpy``).
 
 A linear that meets the rest but has no such relu becomes a fused node of its own
-(``ops='linear'``). Where no BLAS op (``BLAS_OPS``) or ``backward`` node is left in the
-graph, the kernels may use OpenMP threads: the graph then never hands the cores from
-OpenMP's pool to OpenBLAS's (see ``ember.backend.cgemm.c_linear``).
+(``ops='linear'``), and so does a 2-D float ``matmul`` of up to ``cgemm.MAX_MACS``
+multiply-adds (``ops='matmul'``: the products of a recorded backward). Where no BLAS op
+(``BLAS_OPS``), nor the backward node of one, is left in the graph, the kernels may use
+OpenMP threads: the graph then never hands the cores from OpenMP's pool to OpenBLAS's
+(see ``ember.backend.cgemm.c_linear``); otherwise products that want threads stay BLAS's.
 
 The relu node becomes the fused node (its name, shape and dtype stay); its ``target`` is a
 :class:`LinearActExecutor` called on the linear's arguments. The executor hands the arrays
@@ -100,6 +102,67 @@ class LinearActExecutor:
         return out
 
 
+class GemmExecutor:
+    """Runs a 2-D ``matmul``: ``executor(a, b) -> array`` by ``ember.backend.cgemm``'s
+    kernel (``parallel``: whether it may use OpenMP threads), or the op's forward where
+    the kernel refuses the arrays. ``with_out`` as for :class:`LinearActExecutor`."""
+
+    backend = "c"
+    ops = ("matmul",)
+
+    def __init__(self, kernel, parallel: bool = False) -> None:
+        self.kernel = kernel
+        self.parallel = parallel
+        self.out_buffer = None
+        self._matmul = OPS["matmul"].forward
+
+    def __repr__(self) -> str:
+        return "linear_act[matmul]"
+
+    def with_out(self, buffer) -> GemmExecutor:
+        """A copy that writes its result into ``buffer`` (a ``memory.Buffer``)."""
+        new = GemmExecutor(self.kernel, self.parallel)
+        new.out_buffer = buffer
+        return new
+
+    def __call__(self, a, b):
+        if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype:
+            from ...backend.cgemm import gemm_threads
+            m, k = a.shape
+            n = b.shape[1]
+            nt = gemm_threads(m, n, k)
+            # without threads of its own, a product that wants them is BLAS's
+            if self.parallel or nt == 1:
+                buf = self.out_buffer
+                dest = None if buf is None else buf.get((m, n), a.dtype)
+                try:
+                    return self.kernel(a, b, dest, None, False, nt)
+                except (TypeError, ValueError):
+                    pass    # a dtype or layout it refuses: the op decides (and raises)
+        return self._matmul(NULL_CTX, a, b)
+
+
+def _matmul_ok(n: Node, info: Info) -> bool:
+    """Whether the matmul node ``n`` is a 2-D product the C GEMM takes."""
+    if n.kind != "call" or n.target != "matmul" or n.kwargs or n in info.ctx:
+        return False
+    if "n_out" in n.meta or len(n.args) != 2 or not all(isinstance(a, Node) for a in n.args):
+        return False
+    a, b = n.args
+    if n.dtype not in _FLOATS or any(x.shape is None or len(x.shape) != 2 for x in (a, b)):
+        return False
+    from ...backend.cgemm import MAX_MACS
+    return 0 < a.shape[0] * a.shape[1] * b.shape[1] <= MAX_MACS
+
+
+def _blas(n: Node, taken: set) -> bool:
+    """Whether node ``n``, left as it is, may run BLAS (a backward node: its op's)."""
+    if n.kind == "backward":
+        src = n.args[0] if n.args else None
+        return not isinstance(src, Node) or src.kind != "call" or src.target in BLAS_OPS
+    return n.kind == "call" and n.target in BLAS_OPS and n not in taken
+
+
 def _linear_ok(lin: Node, info: Info) -> bool:
     """Whether the linear node ``lin`` can run as a C kernel call."""
     if lin.kind != "call" or lin.target != "linear" or lin.kwargs or lin in info.ctx:
@@ -132,14 +195,15 @@ def _pair(relu: Node, info: Info) -> Node | None:
 
 
 def linear_act(graph: Graph, _copy: bool = True) -> Graph:
-    """A copy of ``graph`` with each qualifying ``relu(linear(...))``, and each other
-    qualifying ``linear``, one fused node."""
+    """A copy of ``graph`` with each qualifying ``relu(linear(...))``, each other
+    qualifying ``linear`` and each qualifying 2-D ``matmul`` one fused node."""
     g = graph.copy() if _copy else graph
     info = Info(g)
     pairs = [(lin, n) for n in g.nodes if (lin := _pair(n, info)) is not None]
     paired = {lin for lin, _ in pairs}
     alone = [n for n in g.nodes if n not in paired and _linear_ok(n, info)]
-    if not pairs and not alone:
+    products = [n for n in g.nodes if _matmul_ok(n, info)]
+    if not pairs and not alone and not products:
         return g
     from ...backend import cext, cgemm
     try:
@@ -148,19 +212,25 @@ def linear_act(graph: Graph, _copy: bool = True) -> Graph:
         return g
     if not built:
         return g
-    taken = paired | set(alone)
-    parallel = not any(n.kind == "backward" or (n.kind == "call" and n.target in BLAS_OPS
-                                                 and n not in taken) for n in g.nodes)
+    taken = paired | set(alone) | set(products)
+    parallel = not any(_blas(n, taken) for n in g.nodes)
     for relu_ex in (True, False):
         ex = LinearActExecutor(cgemm.c_linear, relu_ex, parallel)
         for lin, node in (pairs if relu_ex else [(n, n) for n in alone]):
-            node.kind = "fused"
-            node.target = ex
-            node.args = lin.args
-            node.kwargs = {"ops": ",".join(ex.ops), "backend": ex.backend}
-            meta = {"fused": [lin.name, node.name] if relu_ex else [lin.name]}
-            if "rg" in node.meta:
-                meta["rg"] = node.meta["rg"]
-            node.meta = meta
+            _make_fused(node, ex, lin.args, [lin.name, node.name] if relu_ex else [lin.name])
+    mm = GemmExecutor(cgemm.gemm_kernel(), parallel)
+    for node in products:
+        _make_fused(node, mm, node.args, [node.name])
     erase_nodes(g, [lin for lin, _ in pairs])
     return g
+
+
+def _make_fused(node: Node, ex, args: tuple, names: list) -> None:
+    node.kind = "fused"
+    node.target = ex
+    node.args = args
+    node.kwargs = {"ops": ",".join(ex.ops), "backend": ex.backend}
+    meta = {"fused": names}
+    if "rg" in node.meta:
+        meta["rg"] = node.meta["rg"]
+    node.meta = meta

@@ -31,7 +31,7 @@ import numpy as np
 from ..ir import Graph, Node
 from . import FRESH_OUTPUT, Info, is_view
 from .fusion import FusedExecutor
-from .linear_act import LinearActExecutor
+from .linear_act import GemmExecutor, LinearActExecutor
 
 __all__ = ["memory", "Buffer"]
 
@@ -55,7 +55,7 @@ class Buffer:
 
 def _executor(n: Node):
     ex = n.target if n.kind == "fused" else None
-    if isinstance(ex, LinearActExecutor):
+    if isinstance(ex, (LinearActExecutor, GemmExecutor)):
         return ex
     return ex if isinstance(ex, FusedExecutor) and ex.mode in ("c", "chunks") else None
 
