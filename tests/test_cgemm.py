@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -207,6 +208,20 @@ def test_fits_and_threads(monkeypatch):
     # to BLAS
     assert not cgemm.c_linear_fits(256, 256, 256)
     assert cgemm.c_linear_fits(256, 256, 256, parallel=True)
+
+
+def test_team_hot_after_a_threaded_product(gemm):
+    a = np.ones((64, 64), np.float32)
+
+    def hot_right_after(threads):
+        gemm(a, a, None, None, False, threads)
+        return cgemm.team_hot()
+
+    # a few tries: a pause of the machine longer than HOT_SECONDS would read as cold
+    assert any(hot_right_after(2) for _ in range(5))
+    time.sleep(2 * cgemm.HOT_SECONDS)
+    assert not cgemm.team_hot()
+    assert not hot_right_after(1)        # one thread starts no team
 
 
 def test_backend_env_numpy(gemm, monkeypatch):

@@ -173,7 +173,8 @@ def _readonly(a):
 
 
 BAD = [
-    (TypeError, "13 arguments", lambda a: a[:-1]),
+    (TypeError, "13 or 14 arguments", lambda a: a[:-1]),
+    (ValueError, "threads must be in 1..64", lambda a: a + [0]),
     (TypeError, "param must be a numpy.ndarray", lambda a: [list(a[0])] + a[1:]),
     (TypeError, "grad must be float32 or float64", lambda a: [a[0], a[1].astype(int)] + a[2:]),
     (TypeError, "exp_avg must be float32 or float64",
@@ -204,6 +205,34 @@ def test_kernel_rejects_before_writing(kernel, exc, msg, change):
     for a, b in zip(args, before, strict=True):
         if isinstance(a, np.ndarray):
             np.testing.assert_array_equal(a, b, strict=True)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("ams", [True, False])
+def test_kernel_threads_change_no_bit(kernel, threads, ams):
+    big = _args(n=cadam.PARALLEL_MIN_ELEMENTS + 7, ams=ams)
+    ref = [a.copy() if isinstance(a, np.ndarray) else a for a in big]
+    kernel(*big, threads)
+    lr, b1, b2, eps, wd, step, maximize, decoupled = ref[5:]
+    adam_mod._numpy_step(*ref[:5], lr, b1, b2, eps, wd, step, maximize, decoupled)
+    for a, b in zip(big[:5], ref[:5], strict=True):
+        np.testing.assert_array_equal(a, b, strict=True)
+
+
+def test_step_joins_a_hot_gemm_team(kernel, monkeypatch):
+    """Right after a threaded product the step passes threads > 1 (else 1)."""
+    from ember.backend import cgemm
+    seen = []
+    monkeypatch.setattr(cadam, "adam_kernel", lambda: lambda *a: seen.append(a[13]))
+    monkeypatch.setattr(adam_mod, "_cadam", cadam)
+    w = ember.tensor(np.ones(4, np.float32), requires_grad=True)
+    opt = ember.optim.Adam([w])
+    w.grad = ember.ones(4)
+    monkeypatch.setattr(cgemm, "team_hot", lambda: False)
+    opt.step()
+    monkeypatch.setattr(cgemm, "team_hot", lambda: True)
+    opt.step()
+    assert seen == [1, cgemm.gemm_threads(1 << 30, 1, 1)]
 
 
 @pytest.mark.parametrize("ams", [True, False])

@@ -19,18 +19,22 @@ from collections.abc import Callable
 from . import cext
 from . import ckernels as _ck
 
-__all__ = ["adam_kernel", "GIL_MIN_ELEMENTS"]
+__all__ = ["adam_kernel", "GIL_MIN_ELEMENTS", "PARALLEL_MIN_ELEMENTS"]
 
 #: the loop releases the GIL for arrays of at least this many elements; below, it takes
 #: about as long as releasing and taking back the GIL
 GIL_MIN_ELEMENTS = 4096
+#: with threads > 1, arrays of at least this many elements are split over the threads
+PARALLEL_MIN_ELEMENTS = 16384
 
 _adam: list = []           # [the adam module | None] once built
 
 
 def adam_kernel() -> Callable | None:
     """The C function ``adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1,
-    beta2, eps, weight_decay, step, maximize, decoupled)``, or None where C is not available.
+    beta2, eps, weight_decay, step, maximize, decoupled[, threads])``, or None where C is
+    not available. ``threads`` (default 1) OpenMP threads share arrays of at least
+    ``PARALLEL_MIN_ELEMENTS``; the results do not depend on it.
 
     It performs one step of ``ember.optim.Adam`` on one parameter, in place: ``param``,
     ``exp_avg``, ``exp_avg_sq`` and (AMSGrad; None otherwise) ``max_exp_avg_sq`` are
@@ -84,6 +88,12 @@ _HEADER = r"""
 #endif
 
 #define GIL_MIN_ELEMENTS GIL_MIN_VALUE
+#define PARALLEL_MIN_ELEMENTS PARALLEL_MIN_VALUE
+
+/* GNU OpenMP is not fork-safe: in a forked child the loops run on one thread */
+#include <pthread.h>
+static int em_forked = 0;
+static void em_on_fork(void) { em_forked = 1; }
 """
 
 # The step of ember.optim.Adam (adam.py and _grad_with_decay, _lerp_, _adam_moments_ in
@@ -95,7 +105,10 @@ static inline __attribute__((always_inline)) void loop_SFX(
     npy_intp n, T *restrict d, const T *restrict g, T *restrict m, T *restrict v,
     T *restrict mx, const T sign, const T decay, const T wd, const T w, const T b2,
     const T c2, const T bc2, const T eps, const T neg_step, const int l2, const int hi,
-    const int ams) {
+    const int ams, const int nt) {
+  /* elements are independent: split over the threads, each element's arithmetic unchanged */
+#pragma omp parallel for simd if(parallel: nt > 1 && n >= PARALLEL_MIN_ELEMENTS && !em_forked) \
+    num_threads(nt) schedule(static)
   for (npy_intp i = 0; i < n; i++) {
     /* maximize: g * -1 is -g exactly; decoupled decay: d * 1 is d when there is none */
     const T di = d[i] * decay;
@@ -120,11 +133,11 @@ static inline __attribute__((always_inline)) void loop_SFX(
 }
 
 static void adam_SFX(npy_intp n, T *d, const T *g, T *m, T *v, T *mx, const double *h,
-                     int l2, int hi) {
+                     int l2, int hi, int nt) {
   const T sign = (T)h[0], decay = (T)h[1], wd = (T)h[2], w = (T)h[3], b2 = (T)h[4],
           c2 = (T)h[5], bc2 = (T)h[6], eps = (T)h[7], neg_step = (T)h[8];
 #define CALL(L2, HI, AMS) \
-  loop_SFX(n, d, g, m, v, mx, sign, decay, wd, w, b2, c2, bc2, eps, neg_step, L2, HI, AMS)
+  loop_SFX(n, d, g, m, v, mx, sign, decay, wd, w, b2, c2, bc2, eps, neg_step, L2, HI, AMS, nt)
   if (mx) {
     if (l2) { if (hi) CALL(1, 1, 1); else CALL(1, 0, 1); }
     else { if (hi) CALL(0, 1, 1); else CALL(0, 0, 1); }
@@ -170,11 +183,20 @@ static int overlaps(PyArrayObject *a, PyArrayObject *b) {
 }
 
 static PyObject *adam(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-  if (nargs != 13) {
+  if (nargs != 13 && nargs != 14) {
     PyErr_Format(PyExc_TypeError, "adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, "
-                 "lr, beta1, beta2, eps, weight_decay, step, maximize, decoupled) takes 13 "
-                 "arguments (%zd given)", nargs);
+                 "lr, beta1, beta2, eps, weight_decay, step, maximize, decoupled[, threads]) "
+                 "takes 13 or 14 arguments (%zd given)", nargs);
     return NULL;
+  }
+  long nt = 1;
+  if (nargs == 14) {
+    nt = PyLong_AsLong(args[13]);
+    if (nt == -1 && PyErr_Occurred()) return NULL;
+    if (nt < 1 || nt > 64) {
+      PyErr_Format(PyExc_ValueError, "adam: threads must be in 1..64, got %ld", nt);
+      return NULL;
+    }
   }
   PyArrayObject *a[5] = {NULL};
   const int na = args[4] == Py_None ? 4 : 5;
@@ -222,10 +244,10 @@ static PyObject *adam(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   PyThreadState *ts = n >= GIL_MIN_ELEMENTS ? PyEval_SaveThread() : NULL;
   if (type == NPY_FLOAT)
     adam_f32(n, PyArray_DATA(a[0]), PyArray_DATA(a[1]), PyArray_DATA(a[2]),
-             PyArray_DATA(a[3]), mx, h, l2, hi);
+             PyArray_DATA(a[3]), mx, h, l2, hi, (int)nt);
   else
     adam_f64(n, PyArray_DATA(a[0]), PyArray_DATA(a[1]), PyArray_DATA(a[2]),
-             PyArray_DATA(a[3]), mx, h, l2, hi);
+             PyArray_DATA(a[3]), mx, h, l2, hi, (int)nt);
   if (ts) PyEval_RestoreThread(ts);
   Py_RETURN_NONE;
 }
@@ -244,13 +266,15 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ember_adam", NULL, 
 
 PyMODINIT_FUNC PyInit__ember_adam(void) {
   import_array();
+  pthread_atfork(NULL, NULL, em_on_fork);
   return PyModule_Create(&module);
 }
 """
 
 
 def _source() -> str:
-    parts = [_HEADER.replace("GIL_MIN_VALUE", str(GIL_MIN_ELEMENTS))]
+    parts = [_HEADER.replace("GIL_MIN_VALUE", str(GIL_MIN_ELEMENTS))
+             .replace("PARALLEL_MIN_VALUE", str(PARALLEL_MIN_ELEMENTS))]
     for ct, sfx, sqrt in (("float", "f32", "sqrtf"), ("double", "f64", "sqrt")):
         body = _TEMPLATE.replace("_SFX", "_" + sfx)
         parts.append(f"#define T {ct}\n#define SQRT {sqrt}\n{body}#undef T\n#undef SQRT\n")

@@ -31,12 +31,18 @@ from collections.abc import Callable
 from . import cext
 from . import ckernels as _ck
 
-__all__ = ["gemm_kernel", "gemm_fits", "gemm_threads", "c_linear", "c_linear_fits"]
+__all__ = ["gemm_kernel", "gemm_fits", "gemm_threads", "c_linear", "c_linear_fits",
+           "team_hot"]
 
 #: below this many multiply-adds a second thread costs more (its wake-up, ~5 us) than it saves
 PARALLEL_MACS = 1 << 19
 #: above this many multiply-adds per call BLAS's deeper blocking and its own threads win
 MAX_MACS = 1 << 26
+
+#: seconds after a threaded product during which its OpenMP workers still spin-wait (GNU
+#: OpenMP spins for about this long by default): work that can use them then should
+#: (``team_hot``), since a spinning worker slows the single-threaded code beside it
+HOT_SECONDS = 0.001
 
 _gemm: list = []           # [the module | None] once built
 #: os.cpu_count() reads the affinity mask each time: 5-10 us, as much as a small product
@@ -93,6 +99,21 @@ def gemm_kernel() -> Callable | None:
         ([4.0, 0.0], (20, 2))
     """
     return cext.module_function(_gemm, "_ember_gemm", _source, "gemm")
+
+
+def team_hot() -> bool:
+    """Whether a threaded product (``gemm`` with threads > 1) ended less than
+    ``HOT_SECONDS`` ago: its OpenMP workers are still spinning, and a loop that follows
+    (an optimizer step in a compiled training step) runs faster sharing the work with
+    them than beside them. False where C is not available.
+
+    Example:
+        >>> from ember.backend import cgemm
+        >>> cgemm.team_hot() in (True, False)
+        True
+    """
+    f = cext.module_function(_gemm, "_ember_gemm", _source, "team_hot")
+    return f is not None and f()
 
 
 def c_linear_fits(m: int, n: int, k: int, parallel: bool = False) -> bool:
@@ -189,6 +210,14 @@ _PREAMBLE = r"""
 #include <pthread.h>
 static int em_forked = 0;
 static void em_on_fork(void) { em_forked = 1; }
+#include <time.h>
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+/* when the last product that started a team ended (see team_hot) */
+static double team_end = -1e9;
 #define EM_KC 256     /* k per block: a 12 x 256 a-panel (12 KB) stays in L1 */
 #define EM_ALIGN 64
 
@@ -615,13 +644,22 @@ static PyObject *gemm(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     gemm_f64(&pr, (int)nt, buf);
   }
   Py_END_ALLOW_THREADS
+  if (nt > 1 && !em_forked) team_end = now_s();
   give_scratch(buf, owned);
   return (PyObject *)out;
+}
+
+/* team_hot(): whether a threaded product ended less than HOT_SECONDS ago, so OpenMP's
+   workers are still spin-waiting (libgomp's default) for more work */
+static PyObject *team_hot(PyObject *self, PyObject *noargs) {
+  return PyBool_FromLong(!em_forked && now_s() - team_end < HOT_SECONDS);
 }
 
 BACKEND_SWITCH_C
 static PyMethodDef methods[] = {
   EM_BACKEND_METHOD,
+  {"team_hot", team_hot, METH_NOARGS,
+   "team_hot(): whether OpenMP's workers ran a product in the last HOT_SECONDS"},
   {"gemm", (PyCFunction)(void (*)(void))gemm, METH_FASTCALL,
    "gemm(a, b, out, bias, relu, threads): out = a @ b + bias, relu'd; see ember.backend.cgemm"},
   {NULL, NULL, 0, NULL}};
@@ -662,5 +700,6 @@ def _source() -> str:
     for ct, sfx, size in (("float", "f32", 4), ("double", "f64", 8)):
         typed = body.replace("TRANSPOSE", _transpose(size)).replace("_SFX", "_" + sfx)
         parts.append(f"#define T {ct}\n{typed}#undef T\n")
-    parts.append(_MODULE.replace("BACKEND_SWITCH_C", cext.BACKEND_SWITCH_C))
+    parts.append(_MODULE.replace("BACKEND_SWITCH_C", cext.BACKEND_SWITCH_C)
+                 .replace("HOT_SECONDS", repr(HOT_SECONDS)))
     return "".join(parts)

@@ -17,8 +17,9 @@ from .optimizer import (
 
 __all__ = ["Adam"]
 
-#: ember.backend.cadam once imported (on the first step: it loads the compiler machinery)
-_cadam = None
+#: ember.backend.cadam and cgemm once imported (on the first step: they load the compiler
+#: machinery)
+_cadam = _cgemm = None
 
 
 def _check_common(lr, eps, betas, weight_decay) -> None:
@@ -69,10 +70,15 @@ class Adam(Optimizer):
     def step(self, closure: Callable | None = None):
         """Perform one update; returns ``closure()``'s loss if given."""
         loss = self._eval_closure(closure)
-        global _cadam
+        global _cadam, _cgemm
         if _cadam is None:
             from ..backend import cadam as _cadam
+        if _cgemm is None:
+            from ..backend import cgemm as _cgemm
         kernel = _cadam.adam_kernel()
+        # in a compiled training step whose products ran on OpenMP threads, those threads
+        # are still spinning: the step shares its loops with them rather than run beside
+        threads = _cgemm.gemm_threads(1 << 30, 1, 1) if kernel and _cgemm.team_hot() else 1
         for group in self.param_groups:
             lr = self._hyper(group, "lr")
             beta1, beta2 = group["betas"]
@@ -102,7 +108,7 @@ class Adam(Optimizer):
                 if fused is not None:
                     try:
                         fused(d, g, m, v, mx, lr, beta1, beta2, eps, wd, step, maximize,
-                              decoupled)
+                              decoupled, threads)
                     except (TypeError, ValueError):
                         pass    # checked before it writes: NumPy takes what C does not
                     else:
