@@ -237,3 +237,42 @@ def test_graphs_keep_no_forward_ctx_after_tracing():
     assert seen[0]() is None  # the eager ctx (and the arrays it saved) died with the call
     for g in (c.graph, c.traces[0].compiled.source_graph):
         assert not any("ctx" in n.meta for n in g.nodes)
+
+
+def test_fresh_gradients_are_adopted_not_copied():
+    """A gradient array made anew each call and read by nothing else becomes ``.grad``
+    as it is; a ``.grad`` kept from an earlier call is never written by a later one, and
+    without zero_grad the next call adds into ``.grad`` as eager does."""
+    ember.manual_seed(3)
+    w = ember.randn(6, 5, requires_grad=True)
+    x = ember.randn(7, 6)
+    opt = ember.optim.SGD([w], lr=0.0)
+
+    def step(x):
+        opt.zero_grad()
+        (x @ w).tanh().sum().backward()
+
+    c = ember.jit.compile(step)
+    c(x)
+    assert "_jown(" in c.graph.python_code()
+    first = w.grad
+    kept = first._data.copy()
+    c(x * 2)
+    np.testing.assert_array_equal(first._data, kept)
+    assert w.grad is not first and not np.shares_memory(w.grad._data, first._data)
+    got = w.grad._data.copy()
+    step(x * 2)
+    np.testing.assert_allclose(got, w.grad._data, rtol=1e-6)
+
+    def accumulate(x):
+        (x @ w).tanh().sum().backward()
+
+    acc = ember.jit.compile(accumulate)
+    w.grad = None
+    acc(x)
+    acc(x)
+    twice = w.grad._data.copy()
+    w.grad = None
+    accumulate(x)
+    accumulate(x)
+    np.testing.assert_allclose(twice, w.grad._data, rtol=1e-6)

@@ -80,6 +80,27 @@ def _acc(leaf: Tensor, g):
     return leaf.grad._data
 
 
+def _acc_own(leaf: Tensor, g):
+    """``_acc`` for a fresh array no other node reads: the first gradient is adopted as
+    ``.grad`` instead of copied (the engine copies, not knowing who else holds it)."""
+    if leaf.grad is None and type(g) is type(leaf._data) and g.dtype == leaf._data.dtype \
+            and g.shape == leaf._data.shape and g.flags.owndata and g.flags.writeable:
+        leaf.grad = Tensor._make(g)
+        return g
+    return _acc(leaf, g)
+
+
+def _fresh_private(v, users: list) -> bool:
+    """Whether node ``v``'s array is made anew on each run and read only by its one user:
+    a kernel or fresh-result op with no kept output buffer, saved by no ctx."""
+    from .passes import FRESH_OUTPUT, is_view
+    if not isinstance(v, Node) or len(users) != 1 or "n_out" in v.meta:
+        return False
+    if v.kind == "fused":
+        return "out" not in v.kwargs
+    return v.kind == "call" and v.target in FRESH_OUTPUT and not is_view(v)
+
+
 def _grad_of(t: Tensor, index: int):
     g = t.grad
     if g is None:
@@ -126,10 +147,12 @@ def generate(graph: Graph) -> Program:
     A graph with a ``split`` node gives ``forward(_jA, _jT) -> (outputs, env)`` and
     ``backward(_jE, _jG) -> input grads`` (``env``: the forward values backward reads).
     """
-    g: dict = {"_jGuardFailed": GuardFailed, "_jfit": _fit, "_jacc": _acc,
+    g: dict = {"_jGuardFailed": GuardFailed, "_jfit": _fit, "_jacc": _acc, "_jown": _acc_own,
                "_jcopyto": xp.copyto, "_jgrad": _grad_of, "_jasarray": xp.asarray,
                "_jNS": ARRAY_NS}
+    from .passes import users_map
     ctx = {"placeholders": {n: i for i, n in enumerate(graph.placeholders)},
+           "users": users_map(graph),
            "needs_ctx": {n.args[0] for n in graph.nodes if n.kind == "backward"},
            "written": {storage_root(n.args[0]) for n in graph.nodes if n.kind == "write"},
            "arg": _literal(g)}
@@ -285,7 +308,9 @@ def _emit(n: Node, i: int, g: dict, ctx: dict) -> list[str]:
     if n.kind == "grad_acc":
         leaf = (f"_jS[{n.target}]" if n.target is not None
                 else f"_jT[{ctx['placeholders'][n.args[1]]}]")
-        return [f"{v} = _jacc({leaf}, {n.args[0].name})"]
+        val = n.args[0]
+        own = _fresh_private(val, ctx["users"][val]) and val not in ctx["needs_ctx"]
+        return [f"{v} = {'_jown' if own else '_jacc'}({leaf}, {val.name})"]
     if n.kind == "effect":
         refs: list = []
         map_nodes((n.args, n.kwargs), lambda x: refs.append(x) if x not in refs else None)
