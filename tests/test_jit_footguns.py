@@ -169,6 +169,52 @@ def test_gradient_accumulation_across_calls():
         close(a, b)
 
 
+@pytest.mark.parametrize("where", ["first", "between"])
+def test_grad_set_to_none_in_python_is_replayed(where):
+    """``p.grad = None`` inside the function: even where the gradient was already None
+    while tracing, later calls must reset it there, not accumulate into the last call's."""
+    def run(compiled):
+        ember.manual_seed(0)
+        lin = nn.Linear(3, 2)
+
+        def step(x):
+            if where == "first":
+                lin.weight.grad = None
+            lin(x).pow(2).sum().backward()
+            if where == "between":
+                lin.weight.grad = None
+                lin(x).sum().backward()
+
+        f = ember.jit.compile(step) if compiled else step
+        for i in range(4):
+            f(ember.full((2, 3), float(i + 1)))
+        return lin.weight.grad.numpy().copy(), lin.bias.grad.numpy().copy()
+
+    for a, b in zip(run(False), run(True)):
+        close(a, b)
+
+
+def test_grad_assigned_a_tensor_in_python_runs_eagerly():
+    def make():
+        w = ember.ones(2, requires_grad=True)
+
+        def step(x):
+            (w * x).sum().backward()
+            w.grad = w.grad * 0.5
+        return w, step
+
+    w, step = make()
+    we, eager = make()
+    cf = ember.jit.compile(step)
+    with pytest.warns(UserWarning, match="grad was assigned in Python"):
+        cf(ember.ones(2))
+    eager(ember.ones(2))
+    for _ in range(2):
+        cf(ember.ones(2) * 2)
+        eager(ember.ones(2) * 2)
+    close(w.grad, we.grad)
+
+
 def test_rng_fresh_each_call_and_reproducible():
     def f(x):
         return F.dropout(x, 0.5, training=True) + ember.randn(x.shape[0])

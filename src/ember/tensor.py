@@ -106,7 +106,7 @@ class Tensor:
     __array_priority__ = 1000  # so ``ndarray + Tensor`` calls Tensor.__radd__
 
     _rg = False
-    grad = None
+    _grad = None
     grad_fn = None
     _output_nr = 0
     _vbox = None        # version counter [version], shared by views of one storage
@@ -232,6 +232,27 @@ class Tensor:
             raise RuntimeError("only Tensors of floating point dtype can require gradients, "
                                f"got {self.dtype}")
         self._rg = bool(value)
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient ``backward`` accumulated into this tensor, or None.
+
+        Example:
+            >>> import ember
+            >>> x = ember.tensor([1.0, 2.0], requires_grad=True)
+            >>> (x * x).sum().backward(); x.grad
+            tensor([2., 4.])
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        # a mode that replays the function later (the JIT) must see Python's assignments
+        if _state.modes:
+            hook = mode_hook("set_grad")
+            if hook is not None:
+                hook(self, value)
+        self._grad = value
 
     @property
     def is_leaf(self) -> bool:

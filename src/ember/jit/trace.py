@@ -287,6 +287,21 @@ class Tracer:
             self.failed = (f"custom autograd.Function {cls.__qualname__} with inputs that "
                            f"require grad (at {user_site()})")
 
+    def set_grad(self, t: Tensor, value) -> None:
+        """``t.grad = value`` in the traced Python: ``None`` is recorded as a reset made at
+        that point of each run (even where the gradient was already None while tracing:
+        on later calls it need not be); any other value cannot be replayed."""
+        if self.failed is not None:
+            return
+        hit = self.tmap.get(id(t))
+        if value is not None or (hit is not None and hit[1].kind == "placeholder"):
+            self.failed = f"a .grad was assigned in Python inside the function (at {user_site()})"
+            return
+        try:
+            self._grad_reset(t)
+        except TraceUnsupported as e:
+            self.failed = str(e)
+
     def host_effect(self, fn, args: tuple, kwargs: dict):
         args = tuple(list(a) if _is_iterator(a) else a for a in args)
         with step_aside(self):
@@ -647,7 +662,7 @@ def _keep_ctx(node: Node, out, inputs: tuple) -> None:
         node.meta["saved_map"] = tuple(where)
 
 
-def _set_grad_none(refs) -> None:
+def _set_grad_none(*refs) -> None:
     for ref in refs:
         ref.tensor.grad = None
 
