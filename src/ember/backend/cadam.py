@@ -176,11 +176,7 @@ static int check_array(PyObject *o, int k) {
   return 1;
 }
 
-static int overlaps(PyArrayObject *a, PyArrayObject *b) {
-  const char *p = PyArray_BYTES(a), *q = PyArray_BYTES(b);
-  const npy_intp na = PyArray_NBYTES(a), nb = PyArray_NBYTES(b);
-  return na > 0 && nb > 0 && p < q + nb && q < p + na;
-}
+OVERLAPS_C
 
 static PyObject *adam(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   if (nargs != 13 && nargs != 14) {
@@ -278,5 +274,6 @@ def _source() -> str:
     for ct, sfx, sqrt in (("float", "f32", "sqrtf"), ("double", "f64", "sqrt")):
         body = _TEMPLATE.replace("_SFX", "_" + sfx)
         parts.append(f"#define T {ct}\n#define SQRT {sqrt}\n{body}#undef T\n#undef SQRT\n")
-    parts.append(_MODULE.replace("BACKEND_SWITCH_C", cext.BACKEND_SWITCH_C))
+    parts.append(_MODULE.replace("BACKEND_SWITCH_C", cext.BACKEND_SWITCH_C)
+                 .replace("OVERLAPS_C", cext.OVERLAPS_C))
     return "".join(parts)

@@ -58,6 +58,29 @@ static PyObject *backend_is_numpy(PyObject *self, PyObject *noargs) {
   "backend_is_numpy(): whether EMBER_JIT_BACKEND is numpy"}
 """
 
+#: C for ``overlaps(a, b)``: whether two arrays' elements share bytes (strides of any
+#: sign), so a kernel never writes an output its inputs read
+OVERLAPS_C = r"""
+/* the bytes an array's elements span (strides of any sign) */
+static void extent(PyArrayObject *x, const char **lo, const char **hi) {
+  const char *p = PyArray_BYTES(x), *q = p;
+  for (int d = 0; d < PyArray_NDIM(x); d++) {
+    const npy_intp span = (PyArray_DIM(x, d) - 1) * PyArray_STRIDE(x, d);
+    if (span < 0) p += span; else q += span;
+  }
+  *lo = p;
+  *hi = q + PyArray_ITEMSIZE(x);
+}
+
+static int overlaps(PyArrayObject *x, PyArrayObject *y) {
+  if (PyArray_SIZE(x) == 0 || PyArray_SIZE(y) == 0) return 0;
+  const char *a0, *a1, *b0, *b1;
+  extent(x, &a0, &a1);
+  extent(y, &b0, &b1);
+  return a0 < b1 && b0 < a1;
+}
+"""
+
 _modules: dict[str, types.ModuleType] = {}
 _linear: list = []         # [the linear module | None] once built
 
@@ -326,11 +349,7 @@ static int check_array(PyObject *o, const char *what, int ndim) {
   return 1;
 }
 
-static int overlaps(PyArrayObject *a, PyArrayObject *b) {
-  const char *p = PyArray_BYTES(a), *q = PyArray_BYTES(b);
-  const npy_intp na = PyArray_NBYTES(a), nb = PyArray_NBYTES(b);
-  return na > 0 && nb > 0 && p < q + nb && q < p + na;
-}
+OVERLAPS_C
 
 static PyObject *linear(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   if (nargs != 5) {
@@ -436,5 +455,6 @@ def _linear_source() -> str:
         body = _LINEAR_TEMPLATE.replace("HSUM_SHUFFLES", _hsum_shuffles(ct))
         body = body.replace("_SFX", "_" + sfx)
         parts.append(f"#define T {ct}\n{body}#undef T\n#undef L\n")
-    parts.append(_LINEAR_MODULE.replace("BACKEND_SWITCH_C", BACKEND_SWITCH_C))
+    parts.append(_LINEAR_MODULE.replace("BACKEND_SWITCH_C", BACKEND_SWITCH_C)
+                 .replace("OVERLAPS_C", OVERLAPS_C))
     return "".join(parts)

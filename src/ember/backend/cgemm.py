@@ -516,32 +516,14 @@ static int check_operand(PyObject *o, const char *what, int ndim) {
   return 1;
 }
 
-/* the bytes an array's elements span (strides of any sign) */
-static void extent(PyArrayObject *x, const char **lo, const char **hi) {
-  const char *p = PyArray_BYTES(x), *q = p;
-  for (int d = 0; d < PyArray_NDIM(x); d++) {
-    const npy_intp span = (PyArray_DIM(x, d) - 1) * PyArray_STRIDE(x, d);
-    if (span < 0) p += span; else q += span;
-  }
-  *lo = p;
-  *hi = q + PyArray_ITEMSIZE(x);
-}
-
-static int overlaps(PyArrayObject *x, PyArrayObject *y) {
-  if (PyArray_SIZE(x) == 0 || PyArray_SIZE(y) == 0) return 0;
-  const char *a0, *a1, *b0, *b1;
-  extent(x, &a0, &a1);
-  extent(y, &b0, &b1);
-  return a0 < b1 && b0 < a1;
-}
+OVERLAPS_C
 
 static npy_intp round_up(npy_intp x, npy_intp to) { return (x + to - 1) / to * to; }
 
 /* cycles, roughly, for C (rows x cols) = P @ Q: packing Q plus the padded tiles */
 static npy_intp cost(npy_intp rows, npy_intp cols, npy_intp k, npy_intp lanes) {
   const npy_intp nr = cols <= lanes ? lanes : 2 * lanes;
-  const npy_intp mr = cols <= lanes ? 2 * EM_MR : EM_MR;
-  return k * cols + round_up(rows, mr) * round_up(cols, nr) * k / 24;
+  return k * cols + round_up(rows, EM_MR) * round_up(cols, nr) * k / 24;
 }
 
 static PyObject *gemm(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -701,5 +683,6 @@ def _source() -> str:
         typed = body.replace("TRANSPOSE", _transpose(size)).replace("_SFX", "_" + sfx)
         parts.append(f"#define T {ct}\n{typed}#undef T\n")
     parts.append(_MODULE.replace("BACKEND_SWITCH_C", cext.BACKEND_SWITCH_C)
+                 .replace("OVERLAPS_C", cext.OVERLAPS_C)
                  .replace("HOT_SECONDS", repr(HOT_SECONDS)))
     return "".join(parts)
