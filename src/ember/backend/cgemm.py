@@ -460,6 +460,8 @@ static inline __attribute__((always_inline)) void tileNV_SFX(
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 2
     for (int v = 0; v < NV; v++) acc[i][v] = (V_SFX){0};
+  /* two steps of k a round: the loop's own instructions halve (3% on the W5 layers) */
+#pragma GCC unroll 2
   for (npy_intp k = 0; k < kc; k++) {
     V_SFX bv[NV];
 #pragma GCC unroll 2
