@@ -5,22 +5,27 @@ MLP: at (256, 64) @ (64, 256) its two threads took longer than one (84 us agains
 torch's oneDNN: 36 us), because its threading is tuned for large matrices. This kernel
 is the textbook design (Goto's, BLIS's) cut down to what those sizes need:
 
-* both operands are packed, ``a`` into panels of ``MR`` rows and ``b`` into panels of
-  ``NR`` columns (zero-padded), from any strides, so ``x @ w.T`` needs no copy of ``w.T``;
+* ``C = P @ Q``, where ``P`` is read in place a scalar at a time (any strides) and ``Q`` is
+  packed into panels of ``NR`` columns (zero-padded); ``w.T`` is packed by L x L
+  transposes in registers. The product is computed as ``a @ b`` or as its transpose
+  ``b^T @ a^T``, whichever packs and pads less;
 * a micro-kernel keeps an ``MR x NR`` tile of the output in registers (``2 * MR`` machine
-  vectors) and reads one row of the ``b`` panel and ``MR`` scalars of the ``a`` panel per
-  step of ``k``; written with GCC/Clang vector extensions, so it compiles to AVX-512,
-  AVX2 or NEON from one source;
-* ``k`` is cut into blocks of ``KC`` so a panel pair stays in L1/L2; the bias and relu are
-  applied to the tile in registers after the last block, as one pass over the output;
-* OpenMP threads split the packing and then the tiles, the GIL released meanwhile.
+  vectors, one vector a row for narrow outputs), written with GCC/Clang vector
+  extensions, so it compiles to AVX-512, AVX2 or NEON from one source; bias and relu are
+  applied to the tile in registers;
+* ``k`` is cut into blocks of ``KC`` so a panel stays in L1;
+* OpenMP threads, the GIL released, each pack their own panels and split the row blocks
+  (a thread's rows of C then stay in its cache for the next layer), or, with few row
+  blocks, the panels. In a forked child they run serially (GNU OpenMP would hang there).
 
 The sums run in another order than BLAS's, so results differ by rounding only.
 
 * ``gemm_kernel()``: ``gemm(a, b, out, bias, relu, threads)`` of the module below, or None
-  where C is not available; ``gemm_fits(m, n, k)`` says where it is the faster path.
-* ``c_linear(x, w, b, relu)``: a linear layer by whichever C kernel fits its size (this
-  one, or ``cext.linear_kernel``'s dot products for a few rows), or None for NumPy.
+  where C is not available; ``gemm_fits(m, n, k)`` says where it is the faster path and
+  ``gemm_threads`` how many threads a product gets.
+* ``c_linear(x, w, b, relu, parallel)``: a linear layer by whichever C kernel fits its size
+  (this one, or ``cext.linear_kernel``'s dot products for a few rows), or None for NumPy.
+* ``team_hot()``: whether a threaded product just ended, its workers still spinning.
 """
 
 from __future__ import annotations
