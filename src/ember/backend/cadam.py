@@ -90,10 +90,8 @@ _HEADER = r"""
 #define GIL_MIN_ELEMENTS GIL_MIN_VALUE
 #define PARALLEL_MIN_ELEMENTS PARALLEL_MIN_VALUE
 
-/* GNU OpenMP is not fork-safe: in a forked child the loops run on one thread */
-#include <pthread.h>
-static int em_forked = 0;
-static void em_on_fork(void) { em_forked = 1; }
+/* em_forked: in a forked child the loops run on one thread (ckernels' fork guard) */
+FORK_GUARD_C
 """
 
 # The step of ember.optim.Adam (adam.py and _grad_with_decay, _lerp_, _adam_moments_ in
@@ -262,7 +260,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ember_adam", NULL, 
 
 PyMODINIT_FUNC PyInit__ember_adam(void) {
   import_array();
-  pthread_atfork(NULL, NULL, em_on_fork);
   return PyModule_Create(&module);
 }
 """
@@ -270,6 +267,7 @@ PyMODINIT_FUNC PyInit__ember_adam(void) {
 
 def _source() -> str:
     parts = [_HEADER.replace("GIL_MIN_VALUE", str(GIL_MIN_ELEMENTS))
+             .replace("FORK_GUARD_C", _ck.FORK_GUARD_C)
              .replace("PARALLEL_MIN_VALUE", str(PARALLEL_MIN_ELEMENTS))]
     for ct, sfx, sqrt in (("float", "f32", "sqrtf"), ("double", "f64", "sqrt")):
         body = _TEMPLATE.replace("_SFX", "_" + sfx)

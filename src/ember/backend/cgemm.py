@@ -210,11 +210,8 @@ _PREAMBLE = r"""
 #define EM_VB 16
 #define EM_MR 6
 #endif
-/* GNU OpenMP is not fork-safe: a forked child (a DataLoader worker) that starts a team
-   waits forever for its parent's pool threads; there every product runs on one thread */
-#include <pthread.h>
-static int em_forked = 0;
-static void em_on_fork(void) { em_forked = 1; }
+/* em_forked: in a forked child every product runs on one thread (ckernels' fork guard) */
+FORK_GUARD_C
 #include <time.h>
 static double now_s(void) {
   struct timespec t;
@@ -657,7 +654,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ember_gemm", NULL, 
 
 PyMODINIT_FUNC PyInit__ember_gemm(void) {
   import_array();
-  pthread_atfork(NULL, NULL, em_on_fork);
   return PyModule_Create(&module);
 }
 """
@@ -683,7 +679,7 @@ def _transpose(itemsize: int) -> str:
 
 
 def _source() -> str:
-    parts = [_PREAMBLE]
+    parts = [_PREAMBLE.replace("FORK_GUARD_C", _ck.FORK_GUARD_C)]
     tiles = "".join(_TILE.replace("NV", str(nv)) for nv in (1, 2))
     body = _TEMPLATE.replace("TILES", tiles)
     for ct, sfx, size in (("float", "f32", 4), ("double", "f64", 8)):

@@ -287,6 +287,19 @@ def _reset_for_tests() -> None:
 
 # ----------------------------------------------------------------------------- C preamble
 
+#: C defining ``em_forked``, true in a process forked after this library was loaded: GNU
+#: OpenMP is not fork-safe (a forked child, such as a DataLoader worker, that starts a team
+#: waits forever for its parent's pool threads), so every OpenMP region of ember's C
+#: (here, ``cgemm``, ``cadam``) tests it and runs serially there
+FORK_GUARD_C = r"""
+#include <pthread.h>
+static int em_forked = 0;
+static void em_on_fork(void) { em_forked = 1; }
+__attribute__((constructor)) static void em_watch_fork(void) {
+  pthread_atfork(NULL, NULL, em_on_fork);
+}
+"""
+
 _PREAMBLE = f"#define PARALLEL_MIN {PARALLEL_MIN}L\n" + r"""
 #include <math.h>
 #include <stddef.h>
@@ -303,18 +316,11 @@ EM_SIMD float expf(float); EM_SIMD float logf(float); EM_SIMD float tanhf(float)
 EM_SIMD float erff(float); EM_SIMD float erfcf(float); EM_SIMD float expm1f(float);
 EM_SIMD float log1pf(float); EM_SIMD float sinf(float); EM_SIMD float cosf(float);
 EM_SIMD float powf(float, float);
-/* GNU OpenMP is not fork-safe: a forked child (a DataLoader worker) that starts a team
-   waits forever for its parent's pool threads; there every loop runs serially */
-#include <pthread.h>
-static int em_forked = 0;
-static void em_on_fork(void) { em_forked = 1; }
-__attribute__((constructor)) static void em_watch_fork(void) {
-  pthread_atfork(NULL, NULL, em_on_fork);
-}
+FORK_GUARD_C
 /* OpenMP's if() must name "parallel": a plain if() on "parallel for simd" disables SIMD */
 #define EM_REGION(n) if(parallel: (n) >= PARALLEL_MIN && !em_forked) num_threads(nt)
 #define EM_PAR(n) EM_REGION(n) schedule(static)
-"""
+""".replace("FORK_GUARD_C", FORK_GUARD_C)
 
 # --------------------------------------------------------------------- elementwise programs
 
