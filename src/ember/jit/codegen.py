@@ -90,17 +90,6 @@ def _acc_own(leaf: Tensor, g):
     return _acc(leaf, g)
 
 
-def _fresh_private(v, users: list) -> bool:
-    """Whether node ``v``'s array is made anew on each run and read only by its one user:
-    a kernel or fresh-result op with no kept output buffer, saved by no ctx."""
-    from .passes import FRESH_OUTPUT, is_view
-    if not isinstance(v, Node) or len(users) != 1 or "n_out" in v.meta:
-        return False
-    if v.kind == "fused":
-        return "out" not in v.kwargs
-    return v.kind == "call" and v.target in FRESH_OUTPUT and not is_view(v)
-
-
 def _grad_of(t: Tensor, index: int):
     g = t.grad
     if g is None:
@@ -150,11 +139,15 @@ def generate(graph: Graph) -> Program:
     g: dict = {"_jGuardFailed": GuardFailed, "_jfit": _fit, "_jacc": _acc, "_jown": _acc_own,
                "_jcopyto": xp.copyto, "_jgrad": _grad_of, "_jasarray": xp.asarray,
                "_jNS": ARRAY_NS}
-    from .passes import users_map
+    from .passes import ctx_nodes, fresh_result, users_map
+    users = users_map(graph)
+    needs_ctx = ctx_nodes(graph)
     ctx = {"placeholders": {n: i for i, n in enumerate(graph.placeholders)},
-           "users": users_map(graph),
-           "needs_ctx": {n.args[0] for n in graph.nodes if n.kind == "backward"},
+           "needs_ctx": needs_ctx,
            "written": {storage_root(n.args[0]) for n in graph.nodes if n.kind == "write"},
+           # gradients made anew and read by nothing else: .grad may adopt them
+           "adopt": {n.args[0] for n in graph.nodes if n.kind == "grad_acc"
+                     and len(users[n.args[0]]) == 1 and fresh_result(n.args[0], needs_ctx)},
            "arg": _literal(g)}
     g["_jS"] = [ref.tensor for ref in graph.state]
     nodes = graph.nodes
@@ -309,8 +302,7 @@ def _emit(n: Node, i: int, g: dict, ctx: dict) -> list[str]:
         leaf = (f"_jS[{n.target}]" if n.target is not None
                 else f"_jT[{ctx['placeholders'][n.args[1]]}]")
         val = n.args[0]
-        own = _fresh_private(val, ctx["users"][val]) and val not in ctx["needs_ctx"]
-        return [f"{v} = {'_jown' if own else '_jacc'}({leaf}, {val.name})"]
+        return [f"{v} = {'_jown' if val in ctx['adopt'] else '_jacc'}({leaf}, {val.name})"]
     if n.kind == "effect":
         refs: list = []
         map_nodes((n.args, n.kwargs), lambda x: refs.append(x) if x not in refs else None)

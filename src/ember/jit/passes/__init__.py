@@ -152,6 +152,18 @@ def is_view(node: Node) -> bool:
     return bool(getattr(op, "view", False))
 
 
+def fresh_result(node, ctx: set) -> bool:
+    """Whether ``node``'s array is made anew on each run and belongs to nobody else: a
+    fused node writing no kept buffer (``kwargs["out"]``), or a call of a ``FRESH_OUTPUT``
+    op with one result, not a view, whose ctx (``ctx``: ``ctx_nodes``) holds nothing."""
+    if not isinstance(node, Node):
+        return False
+    if node.kind == "fused":
+        return "out" not in node.kwargs
+    return (node.kind == "call" and node.target in FRESH_OUTPUT and node not in ctx
+            and not is_view(node) and "n_out" not in node.meta)
+
+
 def users_map(graph: Graph) -> dict[Node, list[Node]]:
     """``{node: [users in list order]}`` for every node (one pass over the graph)."""
     users: dict[Node, list[Node]] = {n: [] for n in graph.nodes}

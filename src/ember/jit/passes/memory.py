@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Node
-from . import FRESH_OUTPUT, Info, is_view
+from . import FRESH_OUTPUT, Info, fresh_result, is_view
 from .fusion import FusedExecutor
 from .linear_act import GemmExecutor, LinearActExecutor
 
@@ -60,15 +60,6 @@ def _executor(n: Node):
     return ex if isinstance(ex, FusedExecutor) and ex.mode in ("c", "chunks") else None
 
 
-def _fresh_producer(a, info: Info) -> bool:
-    if not isinstance(a, Node):
-        return False
-    if a.kind == "fused":
-        return True
-    return (a.kind == "call" and a.target in FRESH_OUTPUT and a not in info.ctx
-            and not is_view(a) and "n_out" not in a.meta)
-
-
 def _private_reader(u: Node, info: Info) -> bool:
     if u.kind in ("fused", "guard"):
         return True
@@ -86,7 +77,7 @@ def memory(graph: Graph, _copy: bool = True) -> Graph:
         if ex is None or getattr(ex, "mode", None) != "chunks":
             continue
         for k, (a, kind) in enumerate(zip(n.args, ex.kinds)):
-            if kind != "full" or a in donated or not _fresh_producer(a, info):
+            if kind != "full" or a in donated or not fresh_result(a, info.ctx):
                 continue
             if info.users[a] != [n] or a.dtype != n.dtype or a.shape != n.shape:
                 continue
