@@ -232,7 +232,7 @@ def test_step_joins_a_hot_gemm_team(kernel, monkeypatch):
     opt.step()
     monkeypatch.setattr(cgemm, "team_hot", lambda: True)
     opt.step()
-    assert seen == [1, cgemm.gemm_threads(1 << 30, 1, 1)]
+    assert seen == [1, cgemm.team_threads()]
 
 
 @pytest.mark.parametrize("ams", [True, False])

@@ -36,8 +36,8 @@ from collections.abc import Callable
 from . import cext
 from . import ckernels as _ck
 
-__all__ = ["gemm_kernel", "gemm_fits", "gemm_threads", "c_linear", "c_linear_fits",
-           "team_hot"]
+__all__ = ["gemm_kernel", "gemm_fits", "gemm_threads", "team_threads", "c_linear",
+           "c_linear_fits", "team_hot"]
 
 #: below this many multiply-adds a second thread costs more (its wake-up, ~5 us) than it saves
 PARALLEL_MACS = 1 << 19
@@ -66,19 +66,29 @@ def gemm_fits(m: int, n: int, k: int) -> bool:
     return m > cext.LINEAR_MAX_ROWS and 0 < m * n * k <= MAX_MACS
 
 
+def team_threads() -> int:
+    """The threads of a threaded product: every core (at most 8), capped by
+    ``EMBER_NUM_THREADS``.
+
+    Example:
+        >>> from ember.backend import cgemm
+        >>> 1 <= cgemm.team_threads() <= 8
+        True
+    """
+    cap = os.environ.get("EMBER_NUM_THREADS")
+    return max(1, min(_CORES, int(cap))) if cap else _CORES
+
+
 def gemm_threads(m: int, n: int, k: int) -> int:
-    """Threads for one product of that size: every core (at most 8) from ``PARALLEL_MACS``
-    multiply-adds, else 1; ``EMBER_NUM_THREADS`` caps it.
+    """Threads for one product of that size: ``team_threads()`` from ``PARALLEL_MACS``
+    multiply-adds, else 1.
 
     Example:
         >>> from ember.backend import cgemm
         >>> cgemm.gemm_threads(16, 16, 16)
         1
     """
-    if m * n * k < PARALLEL_MACS:
-        return 1
-    cap = os.environ.get("EMBER_NUM_THREADS")
-    return max(1, min(_CORES, int(cap))) if cap else _CORES
+    return 1 if m * n * k < PARALLEL_MACS else team_threads()
 
 
 def gemm_kernel() -> Callable | None:

@@ -78,7 +78,7 @@ class Adam(Optimizer):
         kernel = _cadam.adam_kernel()
         # in a compiled training step whose products ran on OpenMP threads, those threads
         # are still spinning: the step shares its loops with them rather than run beside
-        threads = _cgemm.gemm_threads(1 << 30, 1, 1) if kernel and _cgemm.team_hot() else 1
+        threads = _cgemm.team_threads() if kernel and _cgemm.team_hot() else 1
         for group in self.param_groups:
             lr = self._hyper(group, "lr")
             beta1, beta2 = group["betas"]
