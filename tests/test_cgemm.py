@@ -224,6 +224,18 @@ def test_team_hot_after_a_threaded_product(gemm):
     assert not hot_right_after(1)        # one thread starts no team
 
 
+def test_c_matmul_follows_the_linear_thread_rule(gemm):
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((9, 30)).astype(np.float32), rng.standard_normal(
+        (30, 7)).astype(np.float32)
+    np.testing.assert_array_equal(cgemm.c_matmul(a, b), gemm(a, b, None, None, False, 1))
+    mid = np.ones((256, 256), np.float32)       # wants a team: BLAS's unless parallel
+    assert cgemm.c_matmul(mid, mid) is None
+    np.testing.assert_array_equal(cgemm.c_matmul(mid, mid, parallel=True), mid @ mid)
+    for bad in ((a, b.T), (a, b.astype(np.float64)), (a[0], b)):
+        assert cgemm.c_matmul(*bad) is None     # the op raises its own error for these
+
+
 def test_backend_env_numpy(gemm, monkeypatch):
     x, w = np.ones((40, 8), np.float32), np.ones((4, 8), np.float32)
     assert cgemm.c_linear(x, w) is not None

@@ -25,6 +25,7 @@ The sums run in another order than BLAS's, so results differ by rounding only.
   ``gemm_threads`` how many threads a product gets.
 * ``c_linear(x, w, b, relu, parallel)``: a linear layer by whichever C kernel fits its size
   (this one, or ``cext.linear_kernel``'s dot products for a few rows), or None for NumPy.
+* ``c_matmul(a, b, parallel)``: a 2-D product by this kernel, or None for the op.
 * ``team_hot()``: whether a threaded product just ended, its workers still spinning.
 """
 
@@ -37,7 +38,7 @@ from . import cext
 from . import ckernels as _ck
 
 __all__ = ["gemm_kernel", "gemm_fits", "gemm_threads", "team_threads", "c_linear",
-           "c_linear_fits", "team_hot"]
+           "c_linear_fits", "c_matmul", "team_hot"]
 
 #: below this many multiply-adds a second thread costs more (its wake-up, ~5 us) than it saves
 PARALLEL_MACS = 1 << 19
@@ -140,8 +141,15 @@ def c_linear_fits(m: int, n: int, k: int, parallel: bool = False) -> bool:
         >>> cgemm.c_linear_fits(1, 10, 64), cgemm.c_linear_fits(256, 256, 64, parallel=True)
         (True, True)
     """
-    return cext.linear_fits(m, n, k) or (
-        gemm_fits(m, n, k) and (parallel or m * n * k < PARALLEL_MACS))
+    return cext.linear_fits(m, n, k) or (gemm_fits(m, n, k) and _c_threads(m, n, k, parallel) > 0)
+
+
+def _c_threads(m: int, n: int, k: int, parallel: bool) -> int:
+    """Threads the C GEMM runs this product on: ``gemm_threads`` with ``parallel``, else
+    one; 0 where it would want a team it may not start (the product is BLAS's then)."""
+    if parallel:
+        return gemm_threads(m, n, k)
+    return 1 if m * n * k < PARALLEL_MACS else 0
 
 
 def c_linear(x, w, b=None, relu: bool = False, parallel: bool = False, out=None):
@@ -170,13 +178,40 @@ def c_linear(x, w, b=None, relu: bool = False, parallel: bool = False, out=None)
         if cext.linear_fits(m, n, k):
             kern = cext.linear_kernel()
             return kern(x, w, b, out, relu) if kern is not None else None
-        if c_linear_fits(m, n, k, parallel):
+        nt = _c_threads(m, n, k, parallel) if gemm_fits(m, n, k) else 0
+        if nt:
             kern = gemm_kernel()
-            nt = gemm_threads(m, n, k) if parallel else 1
             return kern(x, w.T, out, b, relu, nt) if kern else None
     except (TypeError, ValueError):
         pass    # a dtype or layout the kernel refuses: strided, misaligned, a broadcast bias
     return None
+
+
+def c_matmul(a, b, parallel: bool = False, out=None):
+    """``a @ b`` by the C GEMM for 2-D float32 or float64 ``a`` (M, K) and ``b`` (K, N) of
+    any strides and up to ``MAX_MACS`` multiply-adds, threaded as in ``c_linear``; or None
+    where it does not apply (no compiler, ``EMBER_JIT_BACKEND=numpy``, another size, dtype
+    or layout, mismatched shapes), for the caller's op. ``out`` as in ``c_linear``.
+
+    Example:
+        >>> import numpy as np
+        >>> from ember.backend import cgemm
+        >>> a, b = np.ones((4, 3), np.float32), np.ones((3, 2), np.float32)
+        >>> r = cgemm.c_matmul(a, b)
+        >>> (r if r is not None else a @ b).tolist()[0]
+        [3.0, 3.0]
+    """
+    if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype:
+        return None
+    (m, k), n = a.shape, b.shape[1]
+    nt = _c_threads(m, n, k, parallel) if 0 < m * n * k <= MAX_MACS else 0
+    kern = gemm_kernel() if nt else None
+    if kern is None:
+        return None
+    try:
+        return kern(a, b, out, None, False, nt)
+    except (TypeError, ValueError):
+        return None     # a dtype or layout it refuses, or shapes that do not match
 
 
 def _reset_for_tests() -> None:

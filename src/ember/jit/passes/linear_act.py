@@ -46,7 +46,7 @@ from ...ops.registry import NULL_CTX, OPS
 from ..ir import SIDE_EFFECTS, Graph, Node
 from . import Info, erase_nodes
 
-__all__ = ["linear_act", "LinearActExecutor"]
+__all__ = ["linear_act", "LinearActExecutor", "GemmExecutor", "BLAS_OPS"]
 
 _FLOATS = ("float32", "float64")
 
@@ -103,9 +103,10 @@ class LinearActExecutor:
 
 
 class GemmExecutor:
-    """Runs a 2-D ``matmul``: ``executor(a, b) -> array`` by ``ember.backend.cgemm``'s
-    kernel (``parallel``: whether it may use OpenMP threads), or the op's forward where
-    the kernel refuses the arrays. ``with_out`` as for :class:`LinearActExecutor`."""
+    """Runs a 2-D ``matmul``: ``executor(a, b) -> array``. ``kernel`` is
+    ``ember.backend.cgemm.c_matmul`` (``parallel``: whether it may use OpenMP threads);
+    arrays it has no kernel for go through the op's forward, which also raises the op's
+    errors. ``with_out`` as for :class:`LinearActExecutor`."""
 
     backend = "c"
     ops = ("matmul",)
@@ -126,20 +127,12 @@ class GemmExecutor:
         return new
 
     def __call__(self, a, b):
-        if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype:
-            from ...backend.cgemm import gemm_threads
-            m, k = a.shape
-            n = b.shape[1]
-            nt = gemm_threads(m, n, k)
-            # without threads of its own, a product that wants them is BLAS's
-            if self.parallel or nt == 1:
-                buf = self.out_buffer
-                dest = None if buf is None else buf.get((m, n), a.dtype)
-                try:
-                    return self.kernel(a, b, dest, None, False, nt)
-                except (TypeError, ValueError):
-                    pass    # a dtype or layout it refuses: the op decides (and raises)
-        return self._matmul(NULL_CTX, a, b)
+        buf = self.out_buffer
+        dest = None
+        if buf is not None and a.ndim == 2 and b.ndim == 2:
+            dest = buf.get((a.shape[0], b.shape[1]), a.dtype)
+        out = self.kernel(a, b, self.parallel, dest)
+        return out if out is not None else self._matmul(NULL_CTX, a, b)
 
 
 def _matmul_ok(n: Node, info: Info) -> bool:
@@ -218,7 +211,7 @@ def linear_act(graph: Graph, _copy: bool = True) -> Graph:
         ex = LinearActExecutor(cgemm.c_linear, relu_ex, parallel)
         for lin, node in (pairs if relu_ex else [(n, n) for n in alone]):
             _make_fused(node, ex, lin.args, [lin.name, node.name] if relu_ex else [lin.name])
-    mm = GemmExecutor(cgemm.gemm_kernel(), parallel)
+    mm = GemmExecutor(cgemm.c_matmul, parallel)
     for node in products:
         _make_fused(node, mm, node.args, [node.name])
     erase_nodes(g, [lin for lin, _ in pairs])
