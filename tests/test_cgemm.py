@@ -61,9 +61,10 @@ def _layouts(m, k, n, dt, seed=0):
 
 
 # Shapes: narrow outputs (one vector a row), wide ones, partial tiles in both directions,
-# several k-blocks (EM_KC = 256), and the sizes of the W5 layers.
+# several k-blocks (EM_KC = 256), the sizes of the W5 layers, and a last row block moved up
+# over rows another thread's blocks store, in both tile widths.
 _SHAPES = [(17, 3, 2), (40, 64, 10), (33, 300, 65), (256, 64, 256), (25, 513, 40),
-           (1, 7, 5), (130, 16, 17)]
+           (1, 7, 5), (130, 16, 17), (230, 300, 40), (203, 300, 10)]
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])

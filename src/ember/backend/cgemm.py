@@ -255,6 +255,14 @@ _PREAMBLE = r"""
 #define EM_VB 16
 #define EM_MR 6
 #endif
+/* EM_MR1: rows of a tile one vector wide (few columns). Eight accumulators keep both FMA
+   pipes busy; twelve rows read in place needed more pointers than the integer registers
+   hold, and the spills cost 10-15% */
+#if EM_MR > 8
+#define EM_MR1 8
+#else
+#define EM_MR1 EM_MR
+#endif
 /* em_forked: in a forked child every product runs on one thread (ckernels' fork guard) */
 FORK_GUARD_C
 #include <time.h>
@@ -313,7 +321,12 @@ static inline V_SFX relu_SFX(V_SFX v) {
   return (V_SFX)((VI_SFX)v & keep);
 }
 
-static inline T relu1_SFX(T v) { return (v > 0 || v != v) ? v : 0; }
+/* one scalar, by the vector code: a branch on the sign mispredicted for half the elements
+   of a random tile (the transposed stores took 7x the time of the product at k = 64) */
+static inline T relu1_SFX(T v) {
+  V_SFX x = {v};
+  return relu_SFX(x)[0];
+}
 
 /* The product is computed as C (rows x cols) = P (rows x k) @ Q (k x cols). P is read in
    place one scalar at a time (element (i, k) at p[i*pri + k*pk]); Q is packed into
@@ -371,27 +384,36 @@ static void pack_q_SFX(const prob_SFX *pr, npy_intp panel, npy_intp k0, npy_intp
   }
 }
 
-/* mr rows of P from row i0 (the last block: copied, zero-padded, to pad) */
-static const T *p_rows_SFX(const prob_SFX *pr, int mr, npy_intp i0, npy_intp k0,
-                           npy_intp kc, npy_intp *ri, npy_intp *rk, T *pad) {
-  const npy_intp left = pr->rows - i0;
-  if (left >= mr) {
+/* the mr rows of P of the row block at *i0, read in place. Where fewer are left, the
+   block moves up to end at the last row, and its first *skip rows, an earlier block's,
+   are computed again but not stored: a zero-padded copy of the rows, made for every
+   panel, took longer than the block's product (W5's 256 rows: 7-10% of a layer). Only
+   where P has fewer than mr rows in all is it copied, zero-padded, to pad. */
+static const T *p_rows_SFX(const prob_SFX *pr, int mr, npy_intp *i0, npy_intp k0,
+                           npy_intp kc, npy_intp *ri, npy_intp *rk, int *skip, T *pad) {
+  const npy_intp left = pr->rows - *i0;
+  *skip = 0;
+  if (pr->rows >= mr) {
+    if (left < mr) {
+      *skip = (int)(mr - left);
+      *i0 = pr->rows - mr;
+    }
     *ri = pr->pri;
     *rk = pr->pk;
-    return pr->p + i0 * pr->pri + k0 * pr->pk;
+    return pr->p + *i0 * pr->pri + k0 * pr->pk;
   }
   for (npy_intp k = 0; k < kc; k++)
     for (npy_intp i = 0; i < mr; i++)
-      pad[k * mr + i] = i < left ? pr->p[(i0 + i) * pr->pri + (k0 + k) * pr->pk] : 0;
+      pad[k * mr + i] = i < left ? pr->p[(*i0 + i) * pr->pri + (k0 + k) * pr->pk] : 0;
   *ri = 1;
   *rk = mr;
   return pad;
 }
 
-/* the tile's outputs in t (MR x nv vectors), to C: on the first k-block written, on later
-   ones added; bias and relu after the last */
+/* the tile's outputs in t (MR x nv vectors) but its first skip rows, to C: on the first
+   k-block written, on later ones added; bias and relu after the last */
 static void tile_out_SFX(const prob_SFX *pr, const T *t, int mr_full, npy_intp i0,
-                         npy_intp j0, int first, int last) {
+                         npy_intp j0, int first, int last, int skip) {
   const npy_intp w = pr->nv * L;
   const npy_intp mr = pr->rows - i0 < mr_full ? pr->rows - i0 : mr_full;
   const npy_intp nr = pr->cols - j0 < w ? pr->cols - j0 : w;
@@ -400,7 +422,7 @@ static void tile_out_SFX(const prob_SFX *pr, const T *t, int mr_full, npy_intp i
   T *c = pr->c + i0 * pr->cri + j0 * pr->crj;
   /* j outer: with the operands swapped, C's rows are out's columns */
   for (npy_intp j = 0; j < nr; j++)
-    for (npy_intp i = 0; i < mr; i++) {
+    for (npy_intp i = skip; i < mr; i++) {
       T *cij = c + i * pr->cri + j * pr->crj;
       T v = t[i * w + j];
       if (!first) v += *cij;
@@ -426,19 +448,19 @@ static size_t scratch_SFX(npy_intp k, int nt) {
 /* the tile at (i0, j0) by the loop made for its strides of P: one of them constant (1,
    or MR for a padded copy) keeps the addresses in a few registers */
 static void tile_SFX(const prob_SFX *pr, const T *a, npy_intp ri, npy_intp rk, const T *b,
-                     npy_intp i0, npy_intp j0, npy_intp kc, int first, int last) {
+                     npy_intp i0, npy_intp j0, npy_intp kc, int edge) {
   if (pr->nv == 1) {
-    if (ri == 1) tile1_SFX(pr, a, 1, rk, b, i0, j0, kc, first, last);
-    else if (rk == 1) tile1_SFX(pr, a, ri, 1, b, i0, j0, kc, first, last);
-    else tile1_SFX(pr, a, ri, rk, b, i0, j0, kc, first, last);
+    if (ri == 1) tile1_SFX(pr, a, 1, rk, b, i0, j0, kc, edge);
+    else if (rk == 1) tile1_SFX(pr, a, ri, 1, b, i0, j0, kc, edge);
+    else tile1_SFX(pr, a, ri, rk, b, i0, j0, kc, edge);
   } else if (ri == 1 && rk == EM_MR) {
-    tile2_SFX(pr, a, 1, EM_MR, b, i0, j0, kc, first, last);
+    tile2_SFX(pr, a, 1, EM_MR, b, i0, j0, kc, edge);
   } else if (ri == 1) {
-    tile2_SFX(pr, a, 1, rk, b, i0, j0, kc, first, last);
+    tile2_SFX(pr, a, 1, rk, b, i0, j0, kc, edge);
   } else if (rk == 1) {
-    tile2_SFX(pr, a, ri, 1, b, i0, j0, kc, first, last);
+    tile2_SFX(pr, a, ri, 1, b, i0, j0, kc, edge);
   } else {
-    tile2_SFX(pr, a, ri, rk, b, i0, j0, kc, first, last);
+    tile2_SFX(pr, a, ri, rk, b, i0, j0, kc, edge);
   }
 }
 
@@ -459,7 +481,7 @@ static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
       }
     return;
   }
-  const int mr = EM_MR;
+  const int mr = pr->nv == 1 ? EM_MR1 : EM_MR;
   const npy_intp w = pr->nv * L;
   const npy_intp pa = (pr->rows + mr - 1) / mr, pb = (pr->cols + w - 1) / w;
   const npy_intp kcmax = pr->k < EM_KC ? pr->k : EM_KC;
@@ -483,8 +505,11 @@ static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
         const npy_intp kc = pr->k - k0 < EM_KC ? pr->k - k0 : EM_KC;
         pack_q_SFX(pr, j, k0, kc, panel);
         for (npy_intp i = i0; i < i1; i++) {
-          const T *a = p_rows_SFX(pr, mr, i * mr, k0, kc, &ri, &rk, pad);
-          tile_SFX(pr, a, ri, rk, panel, i * mr, j * w, kc, k0 == 0, k0 + kc == pr->k);
+          npy_intp row = i * mr;
+          int skip;
+          const T *a = p_rows_SFX(pr, mr, &row, k0, kc, &ri, &rk, &skip, pad);
+          tile_SFX(pr, a, ri, rk, panel, row, j * w, kc,
+                   (k0 == 0) | (k0 + kc == pr->k) << 1 | skip << 2);
         }
       }
   }
@@ -493,16 +518,21 @@ static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
 """
 
 # One tile of C: MR rows of NV vectors, MR * NV accumulators (2 * EM_MR, what the register
-# file holds next to the loaded vectors), named by constant indices once the loops unroll,
-# so they stay in registers. Whole tiles of out itself are finished in registers; the
-# rest goes through tile_out.
+# file holds next to the loaded vectors; EM_MR1 rows one vector wide), named by constant
+# indices once the loops unroll, so they stay in registers. Whole tiles of out itself are
+# finished in registers; the rest goes through tile_out. ``edge`` packs the tile's first,
+# last and skip (first | last << 1 | skip << 2) in one argument: one more live argument
+# spilled the row offsets of P's rows out of the integer registers in the k-loop (8%).
 _TILE = r"""
 static inline __attribute__((always_inline)) void tileNV_SFX(
     const prob_SFX *pr, const T *restrict a, npy_intp ri, npy_intp rk, const T *restrict b,
-    npy_intp i0, npy_intp j0, npy_intp kc, int first, int last) {
-  enum { MR = EM_MR };
+    npy_intp i0, npy_intp j0, npy_intp kc, int edge) {
+  /* more than eight rows are read from two pointers, H rows apart: their offsets then fit
+     the integer registers (twelve offsets did not: the spills cost 8%) */
+  enum { MR = NV == 1 ? EM_MR1 : EM_MR, H = MR > 8 ? (MR + 1) / 2 : MR };
   V_SFX acc[MR][NV];
   b = __builtin_assume_aligned(b, EM_ALIGN);
+  const T *restrict a_hi = a + H * ri;
 #pragma GCC unroll 32
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 2
@@ -515,12 +545,14 @@ static inline __attribute__((always_inline)) void tileNV_SFX(
     for (int v = 0; v < NV; v++) bv[v] = *(const V_SFX *)(b + (k * NV + v) * L);
 #pragma GCC unroll 32
     for (int i = 0; i < MR; i++) {
-      const T s = a[i * ri + k * rk];
+      const T s = i < H ? a[i * ri + k * rk] : a_hi[(i - H) * ri + k * rk];
 #pragma GCC unroll 2
       for (int v = 0; v < NV; v++) acc[i][v] += s * bv[v];
     }
   }
-  if (pr->rows - i0 >= MR && pr->cols - j0 >= NV * L && pr->crj == 1 && !pr->bias_on_rows) {
+  const int first = edge & 1, last = edge >> 1 & 1, skip = edge >> 2;
+  if (!skip && pr->rows - i0 >= MR && pr->cols - j0 >= NV * L && pr->crj == 1 &&
+      !pr->bias_on_rows) {
     const T *bias = last ? pr->bias : NULL;
     T *c = pr->c + i0 * pr->cri + j0;
 #pragma GCC unroll 32
@@ -541,7 +573,7 @@ static inline __attribute__((always_inline)) void tileNV_SFX(
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 2
     for (int v = 0; v < NV; v++) store_SFX(t + (i * NV + v) * L, acc[i][v]);
-  tile_out_SFX(pr, t, MR, i0, j0, first, last);
+  tile_out_SFX(pr, t, MR, i0, j0, first, last, skip);
 }
 """
 
@@ -569,10 +601,12 @@ OVERLAPS_C
 
 static npy_intp round_up(npy_intp x, npy_intp to) { return (x + to - 1) / to * to; }
 
-/* cycles, roughly, for C (rows x cols) = P @ Q: packing Q plus the padded tiles */
+/* cycles, roughly, for C (rows x cols) = P @ Q: packing Q (about two elements a cycle)
+   plus the padded tiles (about 24 multiply-adds a cycle) */
 static npy_intp cost(npy_intp rows, npy_intp cols, npy_intp k, npy_intp lanes) {
   const npy_intp nr = cols <= lanes ? lanes : 2 * lanes;
-  return k * cols + round_up(rows, EM_MR) * round_up(cols, nr) * k / 24;
+  const npy_intp mr = nr == lanes ? EM_MR1 : EM_MR;
+  return k * cols / 2 + round_up(rows, mr) * round_up(cols, nr) * k / 24;
 }
 
 static PyObject *gemm(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -642,11 +676,12 @@ static PyObject *gemm(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     st[d] /= isz;
   }
   const npy_intp rsa = st[0], csa = st[1], rsb = st[2], csb = st[3];
-  /* C = a @ b, or C^T = b^T @ a^T: whichever costs less to pack (Q, one element a cycle)
-     and to multiply (the tiles, padded to whole tiles, at about 24 multiply-adds a
-     cycle), counting the scalar stores of a transposed C */
+  /* C = a @ b, or C^T = b^T @ a^T: whichever costs less to pack and to multiply,
+     counting the scalar stores of a transposed C at about four cycles an element (fitted
+     to products of 20-96 rows by 256-1000 columns: transposing lost up to 1.6x where it
+     was taken on a cost of one cycle) */
   const npy_intp lanes = EM_VB / isz;
-  const int swap = cost(m, n, k, lanes) > cost(n, m, k, lanes) + m * n;
+  const int swap = cost(m, n, k, lanes) > cost(n, m, k, lanes) + 4 * m * n;
   const char *da = PyArray_BYTES(a), *db = PyArray_BYTES(b);
   typedef struct {
     const void *p; npy_intp pri, pk; const void *q; npy_intp qk, qj, rows, cols;
