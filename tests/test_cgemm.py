@@ -211,6 +211,21 @@ def test_fits_and_threads(monkeypatch):
     assert cgemm.c_linear_fits(256, 256, 256, parallel=True)
 
 
+@pytest.mark.parametrize("env", ["1", " 1 ", "0", "-3", "", "64", "x"])
+def test_team_threads_reads_the_cap_as_int_does(gemm, monkeypatch, env):
+    """The cap is read by C's getenv (os.environ costs 1 us where it is unset); values
+    mean what they mean to int(), and a value int() rejects raises its ValueError."""
+    monkeypatch.setenv("EMBER_NUM_THREADS", env)
+    cores = min(os.cpu_count() or 1, 8)
+    try:
+        want = min(cores, max(1, int(env))) if env else cores
+    except ValueError:
+        with pytest.raises(ValueError):
+            cgemm.team_threads()
+        return
+    assert cgemm.team_threads() == want
+
+
 def test_team_hot_after_a_threaded_product(gemm):
     a = np.ones((64, 64), np.float32)
 

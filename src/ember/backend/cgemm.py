@@ -76,8 +76,12 @@ def team_threads() -> int:
         >>> 1 <= cgemm.team_threads() <= 8
         True
     """
-    cap = os.environ.get("EMBER_NUM_THREADS")
-    return max(1, min(_CORES, int(cap))) if cap else _CORES
+    f = cext.module_function(_gemm, "_ember_gemm", _source, "thread_cap")
+    cap = f() if f is not None else None
+    if cap is None:     # no C, or a value for int() to judge (C's strtol is stricter)
+        env = os.environ.get("EMBER_NUM_THREADS")
+        cap = max(1, int(env)) if env else 0
+    return min(_CORES, cap) if cap else _CORES
 
 
 def gemm_threads(m: int, n: int, k: int) -> int:
@@ -715,6 +719,19 @@ static PyObject *gemm(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   return (PyObject *)out;
 }
 
+/* thread_cap(): EMBER_NUM_THREADS as a number (at least 1), 0 where it is unset or
+   empty, None where it is not a whole number; read with C getenv on each call, as
+   os.environ sets it (putenv): through os.environ an unset variable cost 1 us, as much
+   as a small product */
+static PyObject *thread_cap(PyObject *self, PyObject *noargs) {
+  const char *v = getenv("EMBER_NUM_THREADS");
+  char *end;
+  if (v == NULL || *v == 0) return PyLong_FromLong(0);
+  const long n = strtol(v, &end, 10);
+  if (*end != 0) Py_RETURN_NONE;
+  return PyLong_FromLong(n < 1 ? 1 : n);
+}
+
 /* team_hot(): whether a threaded product ended less than HOT_SECONDS ago, so OpenMP's
    workers are still spin-waiting (libgomp's default) for more work */
 static PyObject *team_hot(PyObject *self, PyObject *noargs) {
@@ -724,6 +741,8 @@ static PyObject *team_hot(PyObject *self, PyObject *noargs) {
 BACKEND_SWITCH_C
 static PyMethodDef methods[] = {
   EM_BACKEND_METHOD,
+  {"thread_cap", thread_cap, METH_NOARGS,
+   "thread_cap(): EMBER_NUM_THREADS as an int (0: unset), or None (not a number)"},
   {"team_hot", team_hot, METH_NOARGS,
    "team_hot(): whether OpenMP's workers ran a product in the last HOT_SECONDS"},
   {"gemm", (PyCFunction)(void (*)(void))gemm, METH_FASTCALL,
