@@ -63,9 +63,10 @@ def _layouts(m, k, n, dt, seed=0):
 # Shapes: narrow outputs (one vector a row), wide ones, partial tiles in both directions,
 # several k-blocks (EM_KC = 256), the sizes of the W5 layers, and a last row block moved up
 # over rows another thread's blocks store, in both tile widths, with row blocks handed out
-# to threads as they come (one k-block) and split in advance (several).
+# to threads as they come (one k-block) and split in advance (several), and few columns
+# by dot products (k not a whole number of vectors).
 _SHAPES = [(17, 3, 2), (40, 64, 10), (33, 300, 65), (256, 64, 256), (25, 513, 40),
-           (1, 7, 5), (130, 16, 17), (230, 300, 40), (203, 200, 10)]
+           (1, 7, 5), (130, 16, 17), (230, 300, 40), (203, 200, 10), (50, 70, 5)]
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])

@@ -421,7 +421,7 @@ PyMODINIT_FUNC PyInit__ember_linear(void) {
 """
 
 
-def _hsum_shuffles(ct: str) -> str:
+def hsum_shuffles(ct: str) -> str:
     """C for ``hsum``'s pairwise sum with ``__builtin_shufflevector``, for each vector width:
     halves of the vector added while more than two lanes are left."""
     out = []
@@ -452,7 +452,7 @@ def _linear_source() -> str:
              "#if defined(__AVX512F__)\n#define EM_VB 64\n#elif defined(__AVX__)\n"
              "#define EM_VB 32\n#else\n#define EM_VB 16\n#endif\n"]
     for ct, sfx in (("float", "f32"), ("double", "f64")):
-        body = _LINEAR_TEMPLATE.replace("HSUM_SHUFFLES", _hsum_shuffles(ct))
+        body = _LINEAR_TEMPLATE.replace("HSUM_SHUFFLES", hsum_shuffles(ct))
         body = body.replace("_SFX", "_" + sfx)
         parts.append(f"#define T {ct}\n{body}#undef T\n#undef L\n")
     parts.append(_LINEAR_MODULE.replace("BACKEND_SWITCH_C", BACKEND_SWITCH_C)

@@ -267,6 +267,14 @@ _PREAMBLE = r"""
 #else
 #define EM_MR1 EM_MR
 #endif
+/* the dot-product path for narrow products (dot_rows): DOT_R rows by DOT_NB columns of
+   accumulators, and DOT_R + 1 vectors loaded, fit the register file */
+#if EM_MR > 8
+#define DOT_R 4
+#else
+#define DOT_R 2
+#endif
+#define DOT_NB 5
 /* em_forked: in a forked child every product runs on one thread (ckernels' fork guard) */
 FORK_GUARD_C
 #include <time.h>
@@ -424,7 +432,18 @@ static void tile_out_SFX(const prob_SFX *pr, const T *t, int mr_full, npy_intp i
   const T *bias = last ? pr->bias : NULL;
   const int relu = last && pr->relu;
   T *c = pr->c + i0 * pr->cri + j0 * pr->crj;
-  /* j outer: with the operands swapped, C's rows are out's columns */
+  /* along out's rows: C's rows, or with the operands swapped its columns */
+  if (pr->crj == 1) {
+    for (npy_intp i = skip; i < mr; i++)
+      for (npy_intp j = 0; j < nr; j++) {
+        T v = t[i * w + j];
+        if (!first) v += c[i * pr->cri + j];
+        if (bias) v += bias[j0 + j];
+        if (relu) v = relu1_SFX(v);
+        c[i * pr->cri + j] = v;
+      }
+    return;
+  }
   for (npy_intp j = 0; j < nr; j++)
     for (npy_intp i = skip; i < mr; i++) {
       T *cij = c + i * pr->cri + j * pr->crj;
@@ -437,6 +456,66 @@ static void tile_out_SFX(const prob_SFX *pr, const T *t, int mr_full, npy_intp i
 }
 
 TILES
+
+/* Narrow products (one vector of columns or fewer) whose P rows and Q columns both run
+   along k (x and a linear layer's w.T): each output a dot product, summed in L lanes
+   along k, the lanes added at the end. The tiles broadcast one element of P to each
+   multiply-add there, and their loads, not the multiply-adds, set the pace (8 cycles a
+   k for 8 rows, against 4 for the FMAs); here each loaded vector feeds DOT_R or DOT_NB
+   of them. */
+static inline T hsum_SFX(V_SFX v) {
+HSUM
+}
+
+/* rows [i0, i0 + DOT_R) of C but the first skip, all columns, DOT_NB at a time */
+static void dot_rows_SFX(const prob_SFX *pr, npy_intp i0, int skip) {
+  const npy_intp K = pr->k, kv = K - K % L;
+  const T *x[DOT_R];
+  for (int r = 0; r < DOT_R; r++) x[r] = pr->p + (i0 + r) * pr->pri;
+  for (npy_intp j0 = 0; j0 < pr->cols; j0 += DOT_NB) {
+    const npy_intp nn = pr->cols - j0 < DOT_NB ? pr->cols - j0 : DOT_NB;
+    const T *w[DOT_NB];
+    /* columns past the last repeat it, and are not stored */
+    for (int n = 0; n < DOT_NB; n++) w[n] = pr->q + (j0 + (n < nn ? n : nn - 1)) * pr->qj;
+    V_SFX acc[DOT_R][DOT_NB], xv[DOT_R];
+#pragma GCC unroll 8
+    for (int r = 0; r < DOT_R; r++)
+#pragma GCC unroll 8
+      for (int n = 0; n < DOT_NB; n++) acc[r][n] = (V_SFX){0};
+    for (npy_intp k = 0; k < kv; k += L) {
+#pragma GCC unroll 8
+      for (int r = 0; r < DOT_R; r++) xv[r] = load_SFX(x[r] + k);
+#pragma GCC unroll 8
+      for (int n = 0; n < DOT_NB; n++) {
+        const V_SFX wv = load_SFX(w[n] + k);
+#pragma GCC unroll 8
+        for (int r = 0; r < DOT_R; r++) acc[r][n] += xv[r] * wv;
+      }
+    }
+    if (kv < K) {     /* the last K % L elements: zero-padded copies */
+      const size_t left = (size_t)(K - kv) * sizeof(T);
+#pragma GCC unroll 8
+      for (int r = 0; r < DOT_R; r++) {
+        xv[r] = (V_SFX){0};
+        memcpy(&xv[r], x[r] + kv, left);
+      }
+#pragma GCC unroll 8
+      for (int n = 0; n < DOT_NB; n++) {
+        V_SFX wv = (V_SFX){0};
+        memcpy(&wv, w[n] + kv, left);
+#pragma GCC unroll 8
+        for (int r = 0; r < DOT_R; r++) acc[r][n] += xv[r] * wv;
+      }
+    }
+    for (int r = skip; r < DOT_R; r++)
+      for (npy_intp n = 0; n < nn; n++) {
+        T v = hsum_SFX(acc[r][n]);
+        if (pr->bias) v += pr->bias[j0 + n];
+        if (pr->relu) v = relu1_SFX(v);
+        pr->c[(i0 + r) * pr->cri + j0 + n] = v;
+      }
+  }
+}
 
 /* elements of scratch per thread: one panel of Q and the padded last rows of P, rounded
    so that every thread's panel starts aligned */
@@ -491,7 +570,14 @@ static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
       }
     return;
   }
-  const int mr = pr->nv == 1 ? EM_MR1 : EM_MR;
+  /* up to two blocks of DOT_NB columns, k of four vectors or more, P's rows and Q's
+     columns along k: dot products, in row blocks of DOT_R. Measured at 256 rows (f32,
+     AVX-512), they took 0.3-0.7x the tiles' time there; with more columns (16: the tiles
+     waste no lane) or a shorter k (the lanes' sums cost more) the tiles won. */
+  const int dot = pr->nv == 1 && pr->cols <= 2 * DOT_NB && pr->k >= 4 * L &&
+                  pr->pk == 1 && pr->qk == 1 && pr->crj == 1 && !pr->bias_on_rows &&
+                  pr->rows >= DOT_R;
+  const int mr = dot ? DOT_R : pr->nv == 1 ? EM_MR1 : EM_MR;
   const npy_intp w = pr->nv * L;
   const npy_intp pa = (pr->rows + mr - 1) / mr, pb = (pr->cols + w - 1) / w;
   const npy_intp kcmax = pr->k < EM_KC ? pr->k : EM_KC;
@@ -499,7 +585,7 @@ static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
   if (nt > (by_rows ? pa : pb)) nt = (int)(by_rows ? pa : pb);
   enum { LINE = EM_ALIGN / sizeof(npy_intp) };
   npy_intp *next = NULL;     /* next[(thread * pb + panel) * LINE]: row blocks handed out */
-  if (by_rows && nt > 1 && pr->k <= EM_KC && !em_forked)
+  if (by_rows && nt > 1 && (pr->k <= EM_KC || dot) && !em_forked)
     next = calloc((size_t)(nt * pb * LINE), sizeof *next);
 #pragma omp parallel num_threads(nt) if (nt > 1 && !em_forked)
   {
@@ -515,9 +601,9 @@ static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
     const npy_intp j0 = by_rows ? 0 : p0, j1 = by_rows ? pb : p1;
     npy_intp ri, rk;
     for (npy_intp j = j0; j < j1; j++)
-      for (npy_intp k0 = 0; k0 < pr->k; k0 += EM_KC) {
+      for (npy_intp k0 = 0; k0 < pr->k; k0 += dot ? pr->k : EM_KC) {
         const npy_intp kc = pr->k - k0 < EM_KC ? pr->k - k0 : EM_KC;
-        pack_q_SFX(pr, j, k0, kc, panel);
+        if (!dot) pack_q_SFX(pr, j, k0, kc, panel);
         /* without counters, this thread's blocks [i0, i1); with them, its own thread's
            first, then every other's */
         for (npy_intp r = 0; r < (next ? team : 1); r++) {
@@ -531,8 +617,11 @@ static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
             npy_intp row = i * mr;
             int skip;
             const T *a = p_rows_SFX(pr, mr, &row, k0, kc, &ri, &rk, &skip, pad);
-            tile_SFX(pr, a, ri, rk, panel, row, j * w, kc,
-                     (k0 == 0) | (k0 + kc == pr->k) << 1 | skip << 2);
+            if (dot)
+              dot_rows_SFX(pr, row, skip);
+            else
+              tile_SFX(pr, a, ri, rk, panel, row, j * w, kc,
+                       (k0 == 0) | (k0 + kc == pr->k) << 1 | skip << 2);
           }
         }
       }
@@ -803,7 +892,8 @@ def _source() -> str:
     tiles = "".join(_TILE.replace("NV", str(nv)) for nv in (1, 2))
     body = _TEMPLATE.replace("TILES", tiles)
     for ct, sfx, size in (("float", "f32", 4), ("double", "f64", 8)):
-        typed = body.replace("TRANSPOSE", _transpose(size)).replace("_SFX", "_" + sfx)
+        typed = (body.replace("TRANSPOSE", _transpose(size))
+                 .replace("HSUM", cext.hsum_shuffles(ct)).replace("_SFX", "_" + sfx))
         parts.append(f"#define T {ct}\n{typed}#undef T\n")
     parts.append(_MODULE.replace("BACKEND_SWITCH_C", cext.BACKEND_SWITCH_C)
                  .replace("OVERLAPS_C", cext.OVERLAPS_C)
