@@ -31,6 +31,7 @@ The sums run in another order than BLAS's, so results differ by rounding only.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 
@@ -145,15 +146,26 @@ def c_linear_fits(m: int, n: int, k: int, parallel: bool = False) -> bool:
         >>> cgemm.c_linear_fits(1, 10, 64), cgemm.c_linear_fits(256, 256, 64, parallel=True)
         (True, True)
     """
-    return cext.linear_fits(m, n, k) or (gemm_fits(m, n, k) and _c_threads(m, n, k, parallel) > 0)
+    return _plan(m, n, k, parallel, True) != 0
 
 
-def _c_threads(m: int, n: int, k: int, parallel: bool) -> int:
-    """Threads the C GEMM runs this product on: ``gemm_threads`` with ``parallel``, else
-    one; 0 where it would want a team it may not start (the product is BLAS's then)."""
-    if parallel:
-        return gemm_threads(m, n, k)
-    return 1 if m * n * k < PARALLEL_MACS else 0
+_LINEAR, _TEAM = -2, -1
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(m: int, n: int, k: int, parallel: bool, linear: bool) -> int:
+    """What computes (m, k) @ (k, n): ``_LINEAR`` (``cext.linear_kernel``'s dot products,
+    for ``c_linear``), ``_TEAM`` (the GEMM on ``team_threads()``, read at each call), 1
+    (the GEMM on one thread), or 0 (nothing here: BLAS's or NumPy's). Without
+    ``parallel``, products that want threads are BLAS's. Cached by size: working it out
+    cost 1-2 us a call, as much as a small product."""
+    if linear and cext.linear_fits(m, n, k):
+        return _LINEAR
+    if not (gemm_fits(m, n, k) if linear else 0 < m * n * k <= MAX_MACS):
+        return 0
+    if m * n * k < PARALLEL_MACS:
+        return 1
+    return _TEAM if parallel else 0
 
 
 def c_linear(x, w, b=None, relu: bool = False, parallel: bool = False, out=None):
@@ -177,15 +189,16 @@ def c_linear(x, w, b=None, relu: bool = False, parallel: bool = False, out=None)
         >>> (r if r is not None else np.maximum(x @ w.T + [1, -5], 0))[0].tolist()
         [4.0, 0.0]
     """
-    m, (n, k) = x.shape[0], w.shape
+    n, k = w.shape
+    plan = _plan(x.shape[0], n, k, parallel, True)
     try:
-        if cext.linear_fits(m, n, k):
+        if plan == _LINEAR:
             kern = cext.linear_kernel()
             return kern(x, w, b, out, relu) if kern is not None else None
-        nt = _c_threads(m, n, k, parallel) if gemm_fits(m, n, k) else 0
-        if nt:
+        if plan:
             kern = gemm_kernel()
-            return kern(x, w.T, out, b, relu, nt) if kern else None
+            return kern(x, w.T, out, b, relu, team_threads() if plan == _TEAM else plan) \
+                if kern else None
     except (TypeError, ValueError):
         pass    # a dtype or layout the kernel refuses: strided, misaligned, a broadcast bias
     return None
@@ -208,12 +221,12 @@ def c_matmul(a, b, parallel: bool = False, out=None):
     if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype:
         return None
     (m, k), n = a.shape, b.shape[1]
-    nt = _c_threads(m, n, k, parallel) if 0 < m * n * k <= MAX_MACS else 0
-    kern = gemm_kernel() if nt else None
+    plan = _plan(m, n, k, parallel, False)
+    kern = gemm_kernel() if plan else None
     if kern is None:
         return None
     try:
-        return kern(a, b, out, None, False, nt)
+        return kern(a, b, out, None, False, team_threads() if plan == _TEAM else plan)
     except (TypeError, ValueError):
         return None     # a dtype or layout it refuses, or shapes that do not match
 
