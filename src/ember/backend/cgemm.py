@@ -77,8 +77,20 @@ def team_threads() -> int:
         >>> 1 <= cgemm.team_threads() <= 8
         True
     """
-    f = cext.module_function(_gemm, "_ember_gemm", _source, "thread_cap")
-    cap = f() if f is not None else None
+    return _team(_module())
+
+
+def _module():
+    """The built extension module, or None (no C, or ``EMBER_JIT_BACKEND=numpy``)."""
+    if not _gemm:
+        gemm_kernel()
+    mod = _gemm[0] if _gemm else None
+    return mod if mod is not None and not mod.backend_is_numpy() else None
+
+
+def _team(mod) -> int:
+    """``team_threads()``, the C module ``mod`` (or None) at hand."""
+    cap = mod.thread_cap() if mod is not None else None
     if cap is None:     # no C, or a value for int() to judge (C's strtol is stricter)
         env = os.environ.get("EMBER_NUM_THREADS")
         cap = max(1, int(env)) if env else 0
@@ -191,14 +203,15 @@ def c_linear(x, w, b=None, relu: bool = False, parallel: bool = False, out=None)
     """
     n, k = w.shape
     plan = _plan(x.shape[0], n, k, parallel, True)
+    if not plan:
+        return None
     try:
         if plan == _LINEAR:
             kern = cext.linear_kernel()
             return kern(x, w, b, out, relu) if kern is not None else None
-        if plan:
-            kern = gemm_kernel()
-            return kern(x, w.T, out, b, relu, team_threads() if plan == _TEAM else plan) \
-                if kern else None
+        mod = _module()
+        if mod is not None:
+            return mod.gemm(x, w.T, out, b, relu, _team(mod) if plan == _TEAM else plan)
     except (TypeError, ValueError):
         pass    # a dtype or layout the kernel refuses: strided, misaligned, a broadcast bias
     return None
@@ -222,11 +235,11 @@ def c_matmul(a, b, parallel: bool = False, out=None):
         return None
     (m, k), n = a.shape, b.shape[1]
     plan = _plan(m, n, k, parallel, False)
-    kern = gemm_kernel() if plan else None
-    if kern is None:
+    mod = _module() if plan else None
+    if mod is None:
         return None
     try:
-        return kern(a, b, out, None, False, team_threads() if plan == _TEAM else plan)
+        return mod.gemm(a, b, out, None, False, _team(mod) if plan == _TEAM else plan)
     except (TypeError, ValueError):
         return None     # a dtype or layout it refuses, or shapes that do not match
 
