@@ -8,15 +8,20 @@ is the textbook design (Goto's, BLIS's) cut down to what those sizes need:
 * ``C = P @ Q``, where ``P`` is read in place a scalar at a time (any strides) and ``Q`` is
   packed into panels of ``NR`` columns (zero-padded); ``w.T`` is packed by L x L
   transposes in registers. The product is computed as ``a @ b`` or as its transpose
-  ``b^T @ a^T``, whichever packs and pads less;
+  ``b^T @ a^T``, whichever costs less to pack, pad and store;
 * a micro-kernel keeps an ``MR x NR`` tile of the output in registers (``2 * MR`` machine
   vectors, one vector a row for narrow outputs), written with GCC/Clang vector
   extensions, so it compiles to AVX-512, AVX2 or NEON from one source; bias and relu are
-  applied to the tile in registers;
+  applied to the tile in registers. A last, partial row block moves up over rows an
+  earlier block stores, so ``P`` is never copied;
+* outputs of a few columns (a classifier's logits) are dot products along ``k`` instead,
+  where ``P``'s rows and ``Q``'s columns both run along ``k``: there a one-vector tile
+  would wait on its loads, one per multiply-add;
 * ``k`` is cut into blocks of ``KC`` so a panel stays in L1;
 * OpenMP threads, the GIL released, each pack their own panels and split the row blocks
-  (a thread's rows of C then stay in its cache for the next layer), or, with few row
-  blocks, the panels. In a forked child they run serially (GNU OpenMP would hang there).
+  (a thread's rows of C then stay in its cache for the next layer), taking the blocks
+  another thread has not reached yet once done with theirs; with few row blocks they
+  split the panels. In a forked child they run serially (GNU OpenMP would hang there).
 
 The sums run in another order than BLAS's, so results differ by rounding only.
 
