@@ -102,12 +102,13 @@ def test_empty_and_k0(gemm, dt):
     assert gemm(np.ones((20, 4), dt), np.ones((4, 0), dt), None, None, True, 1).shape == (20, 0)
 
 
+@pytest.mark.parametrize("k, n", [(40, 20), (70, 6)])     # tiles; dot products
 @pytest.mark.parametrize("relu", [True, False])
-def test_nan_and_inf_like_the_ops(gemm, relu):
+def test_nan_and_inf_like_the_ops(gemm, relu, k, n):
     rng = np.random.default_rng(3)
-    a, w = rng.standard_normal((30, 40)).astype(np.float32), rng.standard_normal(
-        (20, 40)).astype(np.float32)
-    a[0, 3], a[5, 1], w[7, 2] = np.nan, np.inf, -np.inf
+    a, w = rng.standard_normal((30, k)).astype(np.float32), rng.standard_normal(
+        (n, k)).astype(np.float32)
+    a[0, 3], a[5, 1], w[n - 1, 2] = np.nan, np.inf, -np.inf
     want = OPS["linear"].forward(NULL_CTX, a, w, None)
     if relu:
         want = OPS["relu"].forward(NULL_CTX, want)
