@@ -44,7 +44,7 @@ from . import cext
 from . import ckernels as _ck
 
 __all__ = ["gemm_kernel", "gemm_fits", "gemm_threads", "team_threads", "c_linear",
-           "c_linear_fits", "c_matmul", "team_hot"]
+           "c_linear_fits", "c_matmul", "gemm_runner", "team_hot"]
 
 #: below this many multiply-adds a second thread costs more (its wake-up, ~5 us) than it saves
 PARALLEL_MACS = 1 << 19
@@ -208,18 +208,49 @@ def c_linear(x, w, b=None, relu: bool = False, parallel: bool = False, out=None)
     """
     n, k = w.shape
     plan = _plan(x.shape[0], n, k, parallel, True)
-    if not plan:
+    if plan != _LINEAR:
+        return _run(plan, x, w.T, out, b, relu) if plan else None
+    kern = cext.linear_kernel()
+    try:
+        return kern(x, w, b, out, relu) if kern is not None else None
+    except (TypeError, ValueError):
+        return None     # a dtype or layout the kernel refuses: strided, misaligned, a bias
+
+
+def _run(plan: int, a, b, out, bias, relu: bool):
+    """The GEMM on ``plan``'s threads, or None where it is not available now or refuses
+    the arrays (a dtype or layout: strided, misaligned, a broadcast bias; mismatched
+    shapes)."""
+    mod = _module()
+    if mod is None:
         return None
     try:
-        if plan == _LINEAR:
-            kern = cext.linear_kernel()
-            return kern(x, w, b, out, relu) if kern is not None else None
-        mod = _module()
-        if mod is not None:
-            return mod.gemm(x, w.T, out, b, relu, _team(mod) if plan == _TEAM else plan)
+        return mod.gemm(a, b, out, bias, relu, _team(mod) if plan == _TEAM else plan)
     except (TypeError, ValueError):
-        pass    # a dtype or layout the kernel refuses: strided, misaligned, a broadcast bias
-    return None
+        return None
+
+
+def gemm_runner(m: int, n: int, k: int, parallel: bool = False, linear: bool = True
+                ) -> Callable | None:
+    """A function ``run(a, b, out, bias, relu)`` computing ``a @ b`` (+ ``bias``, relu'd)
+    for products of this size by the C GEMM as ``c_linear`` (``linear``) or ``c_matmul``
+    would, or returning None where the GEMM is not available now or refuses the arrays;
+    or None where the size is not the GEMM's. For callers that run one size many times
+    (the JIT's linear layers): working out the plan on each call cost 1-2 us.
+
+    Example:
+        >>> import numpy as np
+        >>> from ember.backend import cgemm
+        >>> run = cgemm.gemm_runner(40, 2, 3)
+        >>> a, w = np.ones((40, 3), np.float32), np.ones((2, 3), np.float32)
+        >>> r = run(a, w.T, None, None, False) if run is not None else None
+        >>> (r if r is not None else a @ w.T)[0].tolist()
+        [3.0, 3.0]
+    """
+    plan = _plan(m, n, k, parallel, linear)
+    if plan == 0 or plan == _LINEAR:
+        return None
+    return functools.partial(_run, plan)
 
 
 def c_matmul(a, b, parallel: bool = False, out=None):
@@ -240,13 +271,7 @@ def c_matmul(a, b, parallel: bool = False, out=None):
         return None
     (m, k), n = a.shape, b.shape[1]
     plan = _plan(m, n, k, parallel, False)
-    mod = _module() if plan else None
-    if mod is None:
-        return None
-    try:
-        return mod.gemm(a, b, out, None, False, _team(mod) if plan == _TEAM else plan)
-    except (TypeError, ValueError):
-        return None     # a dtype or layout it refuses, or shapes that do not match
+    return _run(plan, a, b, out, None, False) if plan else None
 
 
 def _reset_for_tests() -> None:

@@ -64,20 +64,25 @@ class LinearActExecutor:
 
     ``kernel`` is ``ember.backend.cgemm.c_linear``; arrays it has no kernel for (it returns
     None: another dtype, size or layout, a broadcast bias) go through the ops' forwards.
-    ``parallel`` is passed on: whether the GEMM may use OpenMP threads. The memory pass
-    makes variants writing into a buffer kept between calls (``with_out``).
+    ``parallel`` is passed on: whether the GEMM may use OpenMP threads. ``runner``
+    (``cgemm.gemm_runner``, or None) gives the GEMM's call for the sizes of the last call,
+    kept while they repeat (one node, one size: the plan cost 1-2 us a call). The memory
+    pass makes variants writing into a buffer kept between calls (``with_out``).
     """
 
     backend = "c"
 
-    def __init__(self, kernel, relu: bool = True, parallel: bool = False) -> None:
+    def __init__(self, kernel, relu: bool = True, parallel: bool = False,
+                 runner=None) -> None:
         self.kernel = kernel
         self.relu = relu
         self.parallel = parallel
+        self.runner = runner
         self.ops = ("linear", "relu") if relu else ("linear",)
         self.out_buffer = None
         self._linear = OPS["linear"].forward
         self._relu = OPS["relu"].forward
+        self._sizes = self._run = self._dest = None
 
     def __repr__(self) -> str:
         return f"linear_act[{','.join(self.ops)}]"
@@ -85,11 +90,21 @@ class LinearActExecutor:
     def with_out(self, buffer) -> LinearActExecutor:
         """A copy that writes its result into ``buffer`` (a ``memory.Buffer``): a fresh
         array of a few hundred KB costs its page faults on every call."""
-        new = LinearActExecutor(self.kernel, self.relu, self.parallel)
+        new = LinearActExecutor(self.kernel, self.relu, self.parallel, self.runner)
         new.out_buffer = buffer
         return new
 
     def __call__(self, x, w, b=None):
+        sizes = (x.shape, w.shape)
+        if sizes != self._sizes:
+            self._sizes = sizes
+            self._run = self._dest = None
+            if x.ndim == 2 and w.ndim == 2:
+                self._run, self._dest = _bind(self, x.shape[0], *w.shape, x.dtype, True)
+        if self._run is not None:
+            out = self._run(x, w.T, self._dest, b, self.relu)
+            if out is not None:
+                return out
         out = None
         if x.ndim == 2 and w.ndim == 2:
             buf = self.out_buffer
@@ -102,31 +117,54 @@ class LinearActExecutor:
         return out
 
 
+def _bind(ex, m: int, n: int, k: int, dtype, linear: bool) -> tuple:
+    """``(run, out)`` for executor ``ex``'s (m, k) @ (k, n) products: the GEMM's call
+    (``runner``'s, or None) and the kept output array (or None)."""
+    if ex.runner is None:
+        return None, None
+    run = ex.runner(m, n, k, ex.parallel, linear)
+    buf = ex.out_buffer
+    return run, (buf.get((m, n), dtype) if run is not None and buf is not None else None)
+
+
 class GemmExecutor:
     """Runs a 2-D ``matmul``: ``executor(a, b) -> array``. ``kernel`` is
     ``ember.backend.cgemm.c_matmul`` (``parallel``: whether it may use OpenMP threads);
     arrays it has no kernel for go through the op's forward, which also raises the op's
-    errors. ``with_out`` as for :class:`LinearActExecutor`."""
+    errors. ``runner`` and ``with_out`` as for :class:`LinearActExecutor`."""
 
     backend = "c"
     ops = ("matmul",)
 
-    def __init__(self, kernel, parallel: bool = False) -> None:
+    def __init__(self, kernel, parallel: bool = False, runner=None) -> None:
         self.kernel = kernel
         self.parallel = parallel
+        self.runner = runner
         self.out_buffer = None
         self._matmul = OPS["matmul"].forward
+        self._sizes = self._run = self._dest = None
 
     def __repr__(self) -> str:
         return "linear_act[matmul]"
 
     def with_out(self, buffer) -> GemmExecutor:
         """A copy that writes its result into ``buffer`` (a ``memory.Buffer``)."""
-        new = GemmExecutor(self.kernel, self.parallel)
+        new = GemmExecutor(self.kernel, self.parallel, self.runner)
         new.out_buffer = buffer
         return new
 
     def __call__(self, a, b):
+        sizes = (a.shape, b.shape)
+        if sizes != self._sizes:
+            self._sizes = sizes
+            self._run = self._dest = None
+            if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype:
+                self._run, self._dest = _bind(self, a.shape[0], b.shape[1], a.shape[1],
+                                              a.dtype, False)
+        if self._run is not None:
+            out = self._run(a, b, self._dest, None, False)
+            if out is not None:
+                return out
         buf = self.out_buffer
         dest = None
         if buf is not None and a.ndim == 2 and b.ndim == 2:
@@ -207,12 +245,13 @@ def linear_act(graph: Graph, _copy: bool = True) -> Graph:
         return g
     taken = paired | set(alone) | set(products)
     parallel = not any(_blas(n, taken) for n in g.nodes)
+    # an executor a node: each keeps the GEMM's call for its node's sizes
     for relu_ex in (True, False):
-        ex = LinearActExecutor(cgemm.c_linear, relu_ex, parallel)
         for lin, node in (pairs if relu_ex else [(n, n) for n in alone]):
+            ex = LinearActExecutor(cgemm.c_linear, relu_ex, parallel, cgemm.gemm_runner)
             _make_fused(node, ex, lin.args, [lin.name, node.name] if relu_ex else [lin.name])
-    mm = GemmExecutor(cgemm.c_matmul, parallel)
     for node in products:
+        mm = GemmExecutor(cgemm.c_matmul, parallel, cgemm.gemm_runner)
         _make_fused(node, mm, node.args, [node.name])
     erase_nodes(g, [lin for lin, _ in pairs])
     return g
