@@ -4,6 +4,7 @@ Usage:
     python benchmarks/run.py                 # every group
     python benchmarks/run.py overhead        # one group (overhead, train, sequence, jit)
     python benchmarks/run.py W1 W1b          # single workloads
+    python benchmarks/run.py --repeat 21 W5b # more timed loops each (default 7)
 
 Benchmarks are not tests: nothing here asserts a timing. Each workload is timed as
 the best of several repeats of a timed loop, in this one process, with torch
@@ -85,13 +86,16 @@ def fmt(w: Workload, seconds: float) -> str:
     return f"{seconds * SCALE[w.unit]:9.2f}"
 
 
-def run(workloads: list[Workload]) -> None:
+def run(workloads: list[Workload], repeat: int = 7) -> None:
+    """Time each workload (``repeat`` loops a side, each about as long as by default)."""
+    def timed(*setups, number):
+        return measure(*setups, number=number, repeat=repeat, budget=0.3 * repeat / 7)
     print(f"{'workload':<46} {'unit':>7} {'ember':>9} {'torch':>9} {'ratio':>7}  goal")
     for w in workloads:
         if w.torch:
-            e, t = measure(w.ember, w.torch, number=w.number)
+            e, t = timed(w.ember, w.torch, number=w.number)
         else:
-            (e,), t = measure(w.ember, number=w.number), None
+            (e,), t = timed(w.ember, number=w.number), None
         if t is None:
             ratio = ""
         elif w.unit == "GFLOP/s":
@@ -102,7 +106,7 @@ def run(workloads: list[Workload]) -> None:
         print(f"{w.key + ' ' + w.title:<46} {w.unit:>7} {fmt(w, e)} {tcol} {ratio}  {w.goal}",
               flush=True)
         for name, setup in (w.extra or {}).items():
-            (x,) = measure(setup, number=w.number)
+            (x,) = timed(setup, number=w.number)
             r = f"{x / t:7.2f}" if t and w.unit != "GFLOP/s" else ""
             print(f"{'   ' + name:<46} {w.unit:>7} {fmt(w, x)} {'':>9} {r}", flush=True)
 
@@ -111,6 +115,9 @@ def main(argv=None) -> None:
     from workloads import ALL
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("names", nargs="*", help="groups or workload keys (default: all)")
+    p.add_argument("--repeat", type=int, default=7,
+                   help="timed loops a side (default 7); more steady the best on a noisy "
+                        "machine")
     args = p.parse_args(argv)
     import numpy as np
     import torch
@@ -126,7 +133,7 @@ def main(argv=None) -> None:
     if not chosen:
         raise SystemExit(f"no workload matches {args.names}; known: "
                          f"{sorted({w.group for w in ALL} | {w.key for w in ALL})}")
-    run(chosen)
+    run(chosen, args.repeat)
 
 
 if __name__ == "__main__":
