@@ -455,8 +455,8 @@ static void pack_q_SFX(const prob_SFX *pr, npy_intp panel, npy_intp k0, npy_intp
 /* the mr rows of P of the row block at *i0, read in place. Where fewer are left, the
    block moves up to end at the last row, and its first *skip rows, an earlier block's,
    are computed again but not stored: a zero-padded copy of the rows, made for every
-   panel, took longer than the block's product (W5's 256 rows: 7-10% of a layer). Only
-   where P has fewer than mr rows in all is it copied, zero-padded, to pad. */
+   panel, cost about as much as the block's product. Only where P has fewer than mr rows
+   in all is it copied, zero-padded, to pad. */
 static const T *p_rows_SFX(const prob_SFX *pr, int mr, npy_intp *i0, npy_intp k0,
                            npy_intp kc, npy_intp *ri, npy_intp *rk, int *skip, T *pad) {
   const npy_intp left = pr->rows - *i0;
@@ -628,7 +628,7 @@ static void gemm_SFX(const prob_SFX *pr, int nt, T *buf) {
   }
   /* up to two blocks of DOT_NB columns, k of four vectors or more, P's rows and Q's
      columns along k: dot products, in row blocks of DOT_R. Measured at 256 rows (f32,
-     AVX-512), they took 0.3-0.7x the tiles' time there; with more columns (16: the tiles
+     AVX-512), they took 0.3-0.95x the tiles' time there; with more columns (16: the tiles
      waste no lane) or a shorter k (the lanes' sums cost more) the tiles won. */
   const int dot = pr->nv == 1 && pr->cols <= 2 * DOT_NB && pr->k >= 4 * L &&
                   pr->pk == 1 && pr->qk == 1 && pr->crj == 1 && !pr->bias_on_rows &&
