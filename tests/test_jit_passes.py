@@ -18,7 +18,7 @@ from ember.jit.passes.cse import cse, value_key
 from ember.jit.passes.dce import dce
 from ember.jit.passes.fusion import FusedExecutor, fusion
 from ember.jit.passes.linear_act import GemmExecutor, LinearActExecutor, linear_act
-from ember.jit.passes.memory import memory
+from ember.jit.passes.memory import Buffer, memory
 from ember.jit.passes.simplify import simplify
 from ember.ops.registry import NULL_CTX, OPS
 
@@ -740,13 +740,17 @@ def test_linear_act_takes_2d_products(linear_c):
         ex(args[0], args[1].T.astype(np.float64))
 
 
-def test_linear_act_executor_falls_back_to_the_ops(linear_c):
+def _lin_relu_ops(x, w, b=None):
+    return OPS["relu"].forward(NULL_CTX, OPS["linear"].forward(NULL_CTX, x, w, b))
+
+
+# without a runner every call goes through c_linear; with one, the GEMM's call is kept for
+# the sizes of the last call, and arrays it refuses still reach the ops
+@pytest.mark.parametrize("runner", [None, cgemm.gemm_runner])
+def test_linear_act_executor_falls_back_to_the_ops(linear_c, runner):
     x, w, b = _lin_arrays(2)
-    ex = LinearActExecutor(cgemm.c_linear, relu=True)
-
-    def ops(x, w, b=None):
-        return OPS["relu"].forward(NULL_CTX, OPS["linear"].forward(NULL_CTX, x, w, b))
-
+    ex = LinearActExecutor(cgemm.c_linear, relu=True, runner=runner)
+    ops = _lin_relu_ops
     wide = np.repeat(x, 2, axis=1)
     for args in ((wide[:, ::2], w, b), (x, np.asfortranarray(w), b),
                  (x, w, np.float32(0.5)), tuple(a.astype(np.float16) for a in (x, w, b))):
@@ -756,6 +760,23 @@ def test_linear_act_executor_falls_back_to_the_ops(linear_c):
     np.testing.assert_allclose(ex(*many), ops(*many), rtol=1e-5, atol=1e-5)
     with pytest.raises(RuntimeError, match="cannot be multiplied"):   # the ops' errors
         ex(x, w[:, :5], b)
+    many16 = [a.astype(np.float16) for a in many]                      # same sizes
+    np.testing.assert_array_equal(ex(*many16), ops(*many16))
+
+
+def test_linear_act_executor_follows_the_backend_switch(linear_c, monkeypatch):
+    """A kept GEMM call still reads EMBER_JIT_BACKEND at each call: the GEMM writes the
+    kept buffer, NumPy's ops return new arrays."""
+    many = _lin_arrays(40, seed=1)
+    buf = Buffer(0)
+    ex = LinearActExecutor(cgemm.c_linear, relu=True, runner=cgemm.gemm_runner).with_out(buf)
+    assert ex(*many) is buf.array
+    monkeypatch.setenv("EMBER_JIT_BACKEND", "numpy")
+    by_numpy = ex(*many)
+    assert by_numpy is not buf.array
+    np.testing.assert_array_equal(by_numpy, _lin_relu_ops(*many))
+    monkeypatch.delenv("EMBER_JIT_BACKEND")
+    assert ex(*many) is buf.array
 
 
 def _w5_mlp():
