@@ -65,9 +65,10 @@ class LinearActExecutor:
     ``kernel`` is ``ember.backend.cgemm.c_linear``; arrays it has no kernel for (it returns
     None: another dtype, size or layout, a broadcast bias) go through the ops' forwards.
     ``parallel`` is passed on: whether the GEMM may use OpenMP threads. ``runner``
-    (``cgemm.gemm_runner``, or None) gives the GEMM's call for the sizes of the last call,
-    kept while they repeat (one node, one size: the plan cost 1-2 us a call). The memory
-    pass makes variants writing into a buffer kept between calls (``with_out``).
+    (``cgemm.gemm_runner``, or None) gives the GEMM's call for the sizes and dtype of the
+    last call, kept while they repeat (one node, one size: the plan cost 1-2 us a call).
+    The memory pass makes variants writing into a buffer kept between calls
+    (``with_out``).
     """
 
     backend = "c"
@@ -95,18 +96,16 @@ class LinearActExecutor:
         return new
 
     def __call__(self, x, w, b=None):
-        sizes = (x.shape, w.shape)
+        sizes = (x.shape, w.shape, x.dtype)
         if sizes != self._sizes:
             self._sizes = sizes
             self._run = self._dest = None
             if x.ndim == 2 and w.ndim == 2:
                 self._run, self._dest = _bind(self, x.shape[0], *w.shape, x.dtype, True)
-        if self._run is not None:
-            out = self._run(x, w.T, self._dest, b, self.relu)
-            if out is not None:
-                return out
         out = None
-        if x.ndim == 2 and w.ndim == 2:
+        if self._run is not None:   # c_linear would run this very call: not tried twice
+            out = self._run(x, w.T, self._dest, b, self.relu)
+        elif x.ndim == 2 and w.ndim == 2:
             buf = self.out_buffer
             dest = None if buf is None else buf.get((x.shape[0], w.shape[0]), x.dtype)
             out = self.kernel(x, w, b, self.relu, self.parallel, dest)
@@ -154,22 +153,21 @@ class GemmExecutor:
         return new
 
     def __call__(self, a, b):
-        sizes = (a.shape, b.shape)
+        sizes = (a.shape, b.shape, a.dtype)
         if sizes != self._sizes:
             self._sizes = sizes
             self._run = self._dest = None
             if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype:
                 self._run, self._dest = _bind(self, a.shape[0], b.shape[1], a.shape[1],
                                               a.dtype, False)
-        if self._run is not None:
+        if self._run is not None:   # c_matmul would run this very call: not tried twice
             out = self._run(a, b, self._dest, None, False)
-            if out is not None:
-                return out
-        buf = self.out_buffer
-        dest = None
-        if buf is not None and a.ndim == 2 and b.ndim == 2:
-            dest = buf.get((a.shape[0], b.shape[1]), a.dtype)
-        out = self.kernel(a, b, self.parallel, dest)
+        else:
+            buf = self.out_buffer
+            dest = None
+            if buf is not None and a.ndim == 2 and b.ndim == 2:
+                dest = buf.get((a.shape[0], b.shape[1]), a.dtype)
+            out = self.kernel(a, b, self.parallel, dest)
         return out if out is not None else self._matmul(NULL_CTX, a, b)
 
 
